@@ -1,0 +1,103 @@
+"""Value objects that move between the stages: feed -> entry -> article -> match -> digest.
+
+Frozen dataclasses so a stage cannot change what an earlier stage produced, and so the
+core can be tested without Scrapy, Twisted or MongoDB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One item of a feed, as the feed described it (links already absolute)."""
+
+    feed: str  # configured feed name
+    key: str  # stable identity within the feed: guid/id, else the link
+    link: str  # absolute article URL as the feed gave it
+    title: str = ""
+    summary: str = ""  # plain text of the entry's summary
+    content: str = ""  # plain text of the entry's full content (content:encoded), if any
+    content_html: str = ""  # the same as HTML, for extraction when it beats the page
+    author: str = ""
+    published: datetime | None = None  # UTC
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    entries: tuple[FeedEntry, ...]
+    language: str = ""
+    warning: str = ""  # feedparser's bozo message when it recovered from bad markup
+
+
+@dataclass(frozen=True)
+class ExtractedArticle:
+    """What extraction makes of a page (or of the entry when the page failed)."""
+
+    url: str
+    title: str
+    text: str
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None  # UTC
+    language: str = ""
+    image: str = ""
+    canonical_url: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    """A clean article as stored: one per canonical URL."""
+
+    url: str  # canonical URL, the identity
+    title: str
+    text: str
+    feed: str
+    source: str  # "page" (extracted from the fetched page) or "feed" (the entry's own text)
+    fetched_url: str = ""
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None
+    language: str = ""
+    image: str = ""
+    feeds: tuple[str, ...] = ()
+    note: str = ""  # why the feed text was used, when it was
+
+
+@dataclass(frozen=True)
+class TopicHit:
+    """A topic matched an article: what matched, where, how strongly."""
+
+    topic: str
+    terms: tuple[str, ...]  # the words/phrases of the article that matched
+    snippet: str  # plain text around the strongest hit
+    highlights: tuple[tuple[int, int], ...] = ()  # (start, end) offsets of hits inside snippet
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One article in a digest, under the topic it matched best."""
+
+    article_url: str
+    title: str
+    feed: str
+    published: datetime | None
+    topic: str
+    topics: tuple[str, ...]
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
+    score: float
+    matched_at: datetime
+
+
+@dataclass(frozen=True)
+class CrawlSummary:
+    feeds_fetched: int = 0
+    feeds_not_modified: int = 0
+    feeds_failed: int = 0
+    new_articles: int = 0
+    new_matches: int = 0
+    failures: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (feed, error)
