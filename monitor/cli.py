@@ -1,0 +1,243 @@
+"""`newsmon` command line. `main(argv)` is separate from parsing so tests can call it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor import commands
+from monitor.config import Config, ConfigError, find_config, load_config, parse_duration
+
+log = logging.getLogger("newsmon")
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "monitor.example.yaml"
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+@contextlib.contextmanager
+def _open_store(config: Config) -> Iterator:
+    from monitor.store import Store
+
+    with Store.open(config.storage) as store:
+        yield store
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = find_config(args.config)
+    if path.exists() and not args.force:
+        print(f"{path} exists; use --force to overwrite it", file=sys.stderr)
+        return EXIT_FAILED
+    path.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    print(f"wrote {path}: edit the feeds, topics and recipients, then run `newsmon check`")
+    return EXIT_OK
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    config = _config(args)
+    unknown = [n for n in args.feed or () if n not in {f.name for f in config.feeds}]
+    if unknown:
+        names = ", ".join(f.name for f in config.feeds)
+        print(f"{config.path}: no feed named {', '.join(unknown)} (feeds: {names})", file=sys.stderr)
+        return EXIT_CONFIG
+    from monitor.crawl.runner import run_crawl
+
+    with _open_store(config) as store:
+        summary = run_crawl(config, store, args.feed, log_level="INFO" if args.verbose else "WARNING")
+    polled = summary.feeds_fetched + summary.feeds_not_modified
+    print(
+        f"feeds: {polled} fetched ({summary.feeds_not_modified} not modified), "
+        f"{summary.feeds_failed} failed; "
+        f"new articles: {summary.new_articles}; new matches: {summary.new_matches}"
+    )
+    for name, error in summary.failures:
+        print(f"  failed: {name}: {error}")
+    return EXIT_FAILED if summary.feeds_failed and not polled else EXIT_OK
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    config = _config(args)
+    from monitor.delivery import send_due_digests
+
+    known = {r.email for r in config.recipients}
+    unknown = [e for e in args.to or () if e not in known]
+    if unknown:
+        print(f"{config.path}: no recipient {', '.join(unknown)}", file=sys.stderr)
+        return EXIT_CONFIG
+    with _open_store(config) as store:
+        results = send_due_digests(
+            config, store, datetime.now(UTC), to=args.to, force=args.now, dry_run=args.dry_run
+        )
+    for r in results:
+        print(f"{r.recipient}: {r.status}" + (f" ({r.items} items) {r.detail}" if r.items else ""))
+    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    from monitor.scheduler import run_scheduler
+
+    return run_scheduler(config)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = _config(args)
+    from monitor.mail import check_smtp
+    from monitor.scheduler import describe_schedule
+
+    print(
+        f"config {config.path}: ok ({len(config.feeds)} feeds, {len(config.topics)} topics, "
+        f"{len(config.recipients)} recipients)"
+    )
+    ok = True
+    try:
+        with _open_store(config) as store:
+            store.ping()
+            where = "embedded" if config.storage.embedded else "MongoDB"
+            print(f"database ({where}): ok, {store.counts()['articles']} articles stored")
+    except Exception as exc:  # any failure to reach the database is reported, not raised
+        print(f"database: FAILED: {exc}")
+        ok = False
+    smtp = check_smtp(config.mail)
+    print(f"mail: {smtp}" if smtp.startswith("ok") or "outbox" in smtp else f"mail: FAILED: {smtp}")
+    ok = ok and (smtp.startswith("ok") or "outbox" in smtp)
+    print("schedule:")
+    for line in describe_schedule(config, datetime.now(UTC)):
+        print(f"  {line}")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    config = _config(args)
+    since = datetime.now(UTC) - parse_duration(args.since) if args.since else None
+    out = sys.stdout
+    count = 0
+    with _open_store(config) as store:
+        batch = []
+
+        def flush() -> None:
+            topics = store.article_topics([a.url for a in batch])
+            for a in batch:
+                record = {
+                    "url": a.url,
+                    "title": a.title,
+                    "text": a.text,
+                    "published": a.published.isoformat() if a.published else None,
+                    "feed": a.feed,
+                    "topics": sorted(topics.get(a.url, [])),
+                }
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            batch.clear()
+
+        for article in store.iter_articles(since, topic=args.topic):
+            batch.append(article)
+            count += 1
+            if len(batch) >= 200:
+                flush()
+        flush()
+    print(f"{count} articles", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _open_store(config) as store:
+        states = store.feed_states([f.name for f in config.feeds])
+        counts = store.count_articles_by_feed()
+    rows = [("feed", "last fetch (UTC)", "status", "fails", "avg new", "articles", "error")]
+    for feed in config.feeds:
+        s = states.get(feed.name)
+        rows.append(
+            (
+                feed.name,
+                s.last_fetch.strftime("%Y-%m-%d %H:%M") if s and s.last_fetch else "never",
+                s.last_status if s else "-",
+                str(s.consecutive_failures) if s else "0",
+                f"{s.average_new_items:.1f}" if s else "-",
+                str(counts.get(feed.name, 0)),
+                (s.last_error if s and s.consecutive_failures else "")[:60],
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsmon", description="Watch news feeds for topics; mail digests.")
+    parser.add_argument("--config", "-c", help="config file (default: $MONITOR_CONFIG, else ./monitor.yaml)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="write a commented example config")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("crawl", help="crawl the feeds now and print a summary")
+    p.add_argument("--feed", action="append", metavar="NAME", help="only this feed (repeatable)")
+    p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("digest", help="send the digests that are due")
+    p.add_argument("--to", action="append", metavar="EMAIL", help="only this recipient (repeatable)")
+    p.add_argument(
+        "--now", action="store_true", help="send every recipient's unsent items regardless of the hour"
+    )
+    p.add_argument("--dry-run", action="store_true", help="render to the outbox without recording anything")
+    p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser("run", help="run the scheduler: crawl every crawl.every, each digest at its time")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check", help="validate the config, reach the database and SMTP, print the schedule")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("export", help="clean articles as JSON Lines")
+    p.add_argument("--since", metavar="DURATION", help="only articles stored in this period, e.g. 7d")
+    p.add_argument("--topic", metavar="NAME", help="only articles that matched this topic")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("feeds", help="each feed's last fetch, status, error and article count")
+    p.set_defaults(func=cmd_feeds)
+
+    for name in ("topics", "extract"):
+        module = __import__(f"{commands.__name__}.{name}", fromlist=["register"])
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    args.open_store = lambda: _open_store(_config(args))
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

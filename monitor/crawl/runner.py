@@ -1,0 +1,36 @@
+"""Run one crawl in this process (the reactor starts once per process) and summarise it."""
+
+from __future__ import annotations
+
+from scrapy.crawler import CrawlerProcess
+
+from monitor.config import Config
+from monitor.crawl.settings import crawl_settings
+from monitor.models import CrawlSummary
+from monitor.store import Store
+from spiders.feeds import FeedsSpider
+
+
+def run_crawl(
+    config: Config, store: Store, feed_names: list[str] | None = None, log_level: str = "WARNING"
+) -> CrawlSummary:
+    settings = crawl_settings(config)
+    settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    process = CrawlerProcess(settings, install_root_handler=True)
+    crawler = process.create_crawler(FeedsSpider)
+    process.crawl(crawler, config=config, store=store, feeds=feed_names or None)
+    process.start()
+    stats = crawler.stats.get_stats()
+    spider = crawler.spider
+
+    def n(key: str) -> int:
+        return int(stats.get(f"newsmon/{key}", 0))
+
+    return CrawlSummary(
+        feeds_fetched=n("feeds_fetched"),
+        feeds_not_modified=n("feeds_not_modified"),
+        feeds_failed=n("feeds_failed"),
+        new_articles=n("new_articles"),
+        new_matches=n("new_matches"),
+        failures=tuple(sorted(spider.failures.items())) if spider else (),
+    )

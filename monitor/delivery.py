@@ -1,0 +1,84 @@
+"""Send the digests that are due: select, render, send, and record only what was accepted."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.config import Config, Recipient
+from monitor.digest import LOOKBACK, build_digest, build_message, last_slot
+from monitor.mail import MailError, send, write_outbox
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+FAILING_FOR = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    recipient: str
+    status: str  # "sent", "nothing-new", "not-due", "failed", "dry-run"
+    items: int = 0
+    detail: str = ""
+
+
+def failing_feeds(config: Config, store: Store, now: datetime) -> tuple[tuple[str, str], ...]:
+    """Feeds that have been failing for more than a day: named in the footer, never dropped silently."""
+    states = store.feed_states([f.name for f in config.feeds])
+    return tuple(
+        (name, state.last_error)
+        for name, state in sorted(states.items())
+        if state.failing_since and now - state.failing_since > FAILING_FOR
+    )
+
+
+def send_digest(
+    config: Config,
+    store: Store,
+    recipient: Recipient,
+    now: datetime,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+) -> DigestResult:
+    slot = now if force else last_slot(recipient.at, recipient.timezone, now)
+    if not force and not dry_run and store.digest_done(recipient.email, slot):
+        return DigestResult(recipient.email, "not-due")
+    items = store.unsent_items(recipient.email, recipient.topics, now - LOOKBACK)
+    digest = build_digest(recipient.email, recipient.topics, items, now, failing_feeds(config, store, now))
+    if not len(digest):
+        if not dry_run:
+            store.record_digest(recipient.email, slot, 0, "")
+        return DigestResult(recipient.email, "nothing-new")
+    msg = build_message(digest, config.mail.sender, recipient.timezone)
+    if dry_run:
+        path = write_outbox(msg, config.outbox, tag="-dry-run")
+        return DigestResult(recipient.email, "dry-run", len(digest), str(path))
+    try:
+        reply = send(msg, config.mail, config.outbox)
+    except MailError as exc:
+        log.error("digest for %s not sent: %s (will retry)", recipient.email, exc)
+        return DigestResult(recipient.email, "failed", len(digest), str(exc))
+    # accepted: from here on these articles are never mailed to this recipient again
+    store.record_delivery(recipient.email, digest.articles, msg["Message-ID"], reply)
+    store.record_digest(recipient.email, slot, len(digest), msg["Message-ID"])
+    return DigestResult(recipient.email, "sent", len(digest), reply)
+
+
+def send_due_digests(
+    config: Config,
+    store: Store,
+    now: datetime,
+    *,
+    to: list[str] | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> list[DigestResult]:
+    results = []
+    for recipient in config.recipients:
+        if to and recipient.email not in to:
+            continue
+        results.append(send_digest(config, store, recipient, now, force=force, dry_run=dry_run))
+    return results

@@ -1,0 +1,170 @@
+"""Digest selection, ranking and rendering: pure functions from items to a MIME message.
+
+Everything in an item was scraped and is untrusted: the HTML template autoescapes, links
+pass through `safe_url` (http(s) only), and templates run in Jinja's sandbox because users
+may edit them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
+
+from monitor.models import DigestItem
+from monitor.topics import mark_text
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+LOOKBACK = timedelta(days=7)  # older unsent matches are not mailed (e.g. to a recipient added today)
+
+
+@dataclass(frozen=True)
+class TopicGroup:
+    topic: str
+    items: tuple[DigestItem, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    recipient: str
+    groups: tuple[TopicGroup, ...]
+    generated: datetime
+    failing_feeds: tuple[tuple[str, str], ...] = ()  # (feed, last error) for the footer
+
+    @property
+    def articles(self) -> list[str]:
+        return [i.article_url for g in self.groups for i in g.items]
+
+    def __len__(self) -> int:
+        return sum(len(g.items) for g in self.groups)
+
+
+def last_slot(at: time, timezone: str, now: datetime) -> datetime:
+    """The most recent scheduled digest time at or before `now`, in UTC."""
+    tz = ZoneInfo(timezone)
+    local = now.astimezone(tz)
+    slot = datetime.combine(local.date(), at, tzinfo=tz)
+    if slot > local:
+        slot = datetime.combine(local.date() - timedelta(days=1), at, tzinfo=tz)
+    return slot.astimezone(UTC)
+
+
+def build_digest(
+    recipient: str,
+    topics: tuple[str, ...],
+    items: list[DigestItem],
+    now: datetime,
+    failing_feeds: tuple[tuple[str, str], ...] = (),
+) -> Digest:
+    """Each article once, under its best-scoring topic; topics in the recipient's order;
+    within a topic the strongest match first, then the newest."""
+    by_article: dict[str, list[DigestItem]] = {}
+    for item in items:
+        if item.topic in topics:
+            by_article.setdefault(item.article_url, []).append(item)
+    chosen: dict[str, list[DigestItem]] = {t: [] for t in topics}
+    for hits in by_article.values():
+        best = max(hits, key=lambda i: (i.score, -topics.index(i.topic)))
+        all_topics = tuple(t for t in topics if any(h.topic == t for h in hits))
+        chosen[best.topic].append(replace(best, topics=all_topics))
+    floor = datetime.min.replace(tzinfo=UTC)
+    groups = tuple(
+        TopicGroup(t, tuple(sorted(chosen[t], key=lambda i: (-i.score, -(i.published or floor).timestamp()))))
+        for t in topics
+        if chosen[t]
+    )
+    return Digest(recipient, groups, now, failing_feeds)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def safe_url(url: str) -> str:
+    """Only http(s) links reach a mail; anything else (javascript:, data:, mailto:) becomes ''."""
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.hostname else ""
+
+
+def highlight_html(snippet: str, highlights: tuple[tuple[int, int], ...]) -> Markup:
+    out: list[str] = []
+    pos = 0
+    for start, end in sorted(highlights):
+        if start < pos or end > len(snippet) or start >= end:
+            continue
+        out.append(str(escape(snippet[pos:start])))
+        out.append(f"<mark>{escape(snippet[start:end])}</mark>")
+        pos = end
+    out.append(str(escape(snippet[pos:])))
+    return Markup("".join(out))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _plain(value: object) -> object:
+    """Finalizer for the text template: scraped strings lose control characters."""
+    return _CONTROL.sub("", value) if isinstance(value, str) else value
+
+
+def _environment(autoescape: bool, templates: Path) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(templates)),
+        autoescape=autoescape,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=None if autoescape else _plain,
+    )
+    env.filters["safe_url"] = safe_url
+    env.filters["highlight_html"] = lambda item: highlight_html(item.snippet, item.highlights)
+    env.filters["highlight_text"] = lambda item: mark_text(item.snippet, item.highlights)
+    env.filters["when"] = lambda d, tz="UTC": (
+        d.astimezone(ZoneInfo(tz)).strftime("%d %b %Y %H:%M") if d else ""
+    )
+    return env
+
+
+def render(digest: Digest, timezone: str = "UTC", templates: Path = TEMPLATES) -> tuple[str, str]:
+    """(plain text, HTML) bodies of a digest."""
+    context = {
+        "digest": digest,
+        "groups": digest.groups,
+        "count": len(digest),
+        "timezone": timezone,
+        "failing_feeds": digest.failing_feeds,
+    }
+    text = _environment(False, templates).get_template("digest.txt.j2").render(context)
+    html = _environment(True, templates).get_template("digest.html.j2").render(context)
+    return text, html
+
+
+def subject(digest: Digest) -> str:
+    n = len(digest)
+    topics = ", ".join(g.topic for g in digest.groups)
+    return f"newsmon: {n} new article{'s' if n != 1 else ''} on {topics}"
+
+
+def build_message(
+    digest: Digest, sender: str, timezone: str = "UTC", templates: Path = TEMPLATES
+) -> EmailMessage:
+    text, html = render(digest, timezone, templates)
+    msg = EmailMessage()
+    msg["Subject"] = subject(digest)
+    msg["From"] = sender
+    msg["To"] = digest.recipient
+    msg["Date"] = format_datetime(digest.generated)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "newsmon.localhost"
+    msg["Message-ID"] = make_msgid("digest", domain=domain)
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg

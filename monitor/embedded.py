@@ -1,0 +1,184 @@
+"""The embedded MongoDB-compatible server (nx-27017) under <data_dir>/db.
+
+One server per data_dir, shared by every newsmon process that uses that data_dir (a
+`newsmon crawl` while `newsmon run` is up). Each process takes a lease; the last one to
+leave stops the server. A file lock orders starts and stops; the pid file and log are the
+data_dir's own, so a stale pid file left by a killed server never blocks a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 20.0
+MAX_LOG_BYTES = 5 * 1024 * 1024
+
+
+class EmbeddedServerError(RuntimeError):
+    pass
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours still answers kill(0); reap it if it is ours
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_command() -> list[str]:
+    script = Path(sys.executable).with_name("nx-27017")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("nx-27017")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from nx_27017.nx_27017 import main; main()"]
+
+
+class EmbeddedServer:
+    def __init__(self, data_dir: Path):
+        self.dir = Path(data_dir) / "db"
+        self.state_file = self.dir / "server.json"
+        self.leases = self.dir / "leases"
+        self.lease = self.leases / str(os.getpid())
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _state(self) -> dict | None:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def running_port(self) -> int | None:
+        state = self._state()
+        if state and _alive(state["pid"]) and _listening(state["port"]):
+            return int(state["port"])
+        return None
+
+    def acquire(self) -> str:
+        """Start the server or join the running one; return its MongoDB URI."""
+        with self._locked():
+            port = self.running_port() or self._start()
+            self.leases.mkdir(exist_ok=True)
+            self.lease.write_text(str(port))
+        return f"mongodb://127.0.0.1:{port}/"
+
+    def release(self) -> None:
+        """Leave; stop the server when no live process holds a lease."""
+        with self._locked():
+            self.lease.unlink(missing_ok=True)
+            if self._live_leases():
+                return
+            state = self._state()
+            if state and _alive(state["pid"]):
+                self._stop(state["pid"])
+            self.state_file.unlink(missing_ok=True)
+
+    def _live_leases(self) -> list[int]:
+        live = []
+        for f in self.leases.glob("*") if self.leases.exists() else ():
+            pid = int(f.name) if f.name.isdigit() else -1
+            if pid != os.getpid() and _alive(pid):
+                live.append(pid)
+            else:
+                f.unlink(missing_ok=True)  # a process that died without releasing
+        return live
+
+    def _start(self) -> int:
+        state = self._state()
+        if state and _alive(state["pid"]):  # alive but not answering: a wedged server
+            log.warning("embedded database pid %s does not answer; restarting it", state["pid"])
+            self._stop(state["pid"])
+        pid_file = self.dir / "nx-27017.pid"
+        pid_file.unlink(missing_ok=True)  # stale after a kill -9; the server refuses to start otherwise
+        log_file = self.dir / "nx-27017.log"
+        if log_file.exists() and log_file.stat().st_size > MAX_LOG_BYTES:
+            log_file.replace(log_file.with_suffix(".log.1"))
+        port = _free_port()
+        cmd = [
+            *_server_command(),
+            "--data-dir",
+            str(self.dir / "data"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--pid-file",
+            str(pid_file),
+            "--log-file",
+            str(log_file),
+        ]
+        (self.dir / "data").mkdir(exist_ok=True)
+        with open(log_file, "ab") as out:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _listening(port):
+            if proc.poll() is not None:
+                raise EmbeddedServerError(
+                    f"the embedded database exited with code {proc.returncode}; see {log_file}"
+                )
+            if time.monotonic() > deadline:
+                proc.terminate()
+                raise EmbeddedServerError(f"the embedded database did not start in {START_TIMEOUT_S}s")
+            time.sleep(0.05)
+        self.state_file.write_text(json.dumps({"pid": proc.pid, "port": port}))
+        log.info("started embedded database on 127.0.0.1:%d (pid %d, data in %s)", port, proc.pid, self.dir)
+        return port
+
+    @staticmethod
+    def _stop(pid: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,118 @@
+"""Feed documents (RSS 0.9x/1.0/2.0, Atom) to typed entries, with feedparser.
+
+feedparser already recovers from most real-world breakage (wrong charsets, unescaped
+ampersands, truncated documents); this module decides what counts as a usable feed,
+makes links absolute and turns entry HTML into plain text once.
+"""
+
+from __future__ import annotations
+
+import calendar
+import gzip
+import html
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from monitor.models import FeedEntry, ParsedFeed
+
+
+class FeedError(ValueError):
+    """The document is not a feed we can read (the message says why)."""
+
+
+_TAGS = re.compile(r"<[^>]+>")
+_BLOCK_TAGS = re.compile(r"</?(p|div|br|li|h[1-6]|blockquote|tr)\b[^>]*>", re.IGNORECASE)
+_SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANKS = re.compile(r"\n\s*\n+")
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of a feed's HTML fragment (summary, content:encoded); block tags become newlines."""
+    if not fragment:
+        return ""
+    text = _BLOCK_TAGS.sub("\n", fragment)
+    text = html.unescape(_TAGS.sub("", text))
+    lines = (_SPACE.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _when(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if value:
+            return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    return None
+
+
+def _absolute(link: str, base: str) -> str:
+    link = (link or "").strip()
+    if not link:
+        return ""
+    absolute = urljoin(base, link)
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else ""
+
+
+def _content(entry: Any) -> str:
+    """The longest full-text body the entry carries (content:encoded, Atom content)."""
+    bodies = [c.get("value", "") for c in entry.get("content", []) if "html" in c.get("type", "text/html")]
+    bodies += [c.get("value", "") for c in entry.get("content", []) if c.get("type") == "text/plain"]
+    return max(bodies, key=len, default="")
+
+
+def parse_feed(body: bytes, url: str, name: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse a fetched feed body; raise FeedError when nothing usable is in it."""
+    if body[:2] == b"\x1f\x8b":  # served as a .gz file rather than with Content-Encoding
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError) as exc:
+            raise FeedError(f"broken gzip data: {exc}") from None
+    # Without a content type feedparser flags every document; XML rules then apply to the charset.
+    headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    parsed = feedparser.parse(body, response_headers=headers, resolve_relative_uris=True)
+    warning = ""
+    if parsed.get("bozo"):
+        warning = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
+    if not parsed.get("version") and not parsed.entries:
+        reason = warning or "no RSS, RDF or Atom root element"
+        raise FeedError(f"not a feed ({reason})")
+    feed_lang = (parsed.feed.get("language") or "").split("-")[0].lower()
+    entries: list[FeedEntry] = []
+    seen: set[str] = set()
+    for raw in parsed.entries:
+        link = _absolute(raw.get("feedburner_origlink") or raw.get("link", ""), url)
+        if not link:  # RSS 0.91 items may carry the link only in guid
+            guid = raw.get("id", "")
+            link = _absolute(guid, url) if guid.startswith(("http://", "https://", "/")) else ""
+        if not link:
+            continue
+        key = (raw.get("id") or "").strip() or link
+        if key in seen:
+            continue
+        seen.add(key)
+        content_html = _content(raw)
+        entries.append(
+            FeedEntry(
+                feed=name,
+                key=key,
+                link=link,
+                title=html_to_text(raw.get("title", "")),
+                summary=html_to_text(raw.get("summary", "")),
+                content=html_to_text(content_html),
+                content_html=content_html,
+                author=raw.get("author", ""),
+                published=_when(raw),
+                language=feed_lang,
+            )
+        )
+    if not entries and parsed.get("bozo"):
+        raise FeedError(f"no entries could be read ({warning})")
+    return ParsedFeed(
+        title=html_to_text(parsed.feed.get("title", "")),
+        entries=tuple(entries),
+        language=feed_lang,
+        warning=warning,
+    )

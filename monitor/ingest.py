@@ -1,0 +1,134 @@
+"""Entry (+ fetched page) -> clean article -> topic hits: the CPU-heavy, pure part of a crawl.
+
+Runs in worker processes (see monitor.crawl.pipeline), so its inputs and outputs are
+plain picklable values and the topic matcher is compiled once per process.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from monitor.extraction import ExtractionError, extract_article
+from monitor.models import Article, FeedEntry, TopicHit
+from monitor.topics import Document, TopicMatcher, compile_topic
+from monitor.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+TopicSpecs = dict[str, tuple[tuple[str, ...], str | None]]  # name -> (keywords, query)
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """What the crawler got for an entry's link; body is None when the fetch failed."""
+
+    url: str  # after redirects
+    status: int = 0
+    content_type: str = ""
+    body: bytes | None = None
+    error: str = ""
+
+
+_matcher: TopicMatcher | None = None
+_matcher_specs: TopicSpecs | None = None
+
+
+def init_worker(specs: TopicSpecs) -> None:
+    """Compile the topics once per process (the config was validated before the crawl)."""
+    global _matcher, _matcher_specs
+    if specs == _matcher_specs and _matcher is not None:
+        return
+    topics = [
+        compile_topic(name, keywords=list(kw) or None, query=q) for name, (kw, q) in sorted(specs.items())
+    ]
+    _matcher, _matcher_specs = TopicMatcher(topics), specs
+
+
+def _same_site(a: str, b: str) -> bool:
+    def bare(u: str) -> str:
+        host = (urlsplit(u).hostname or "").lower()
+        return host[4:] if host.startswith("www.") else host
+
+    return bare(a) == bare(b)
+
+
+def choose_url(entry: FeedEntry, page: FetchedPage, declared_canonical: str) -> str:
+    """The article's identity: <link rel=canonical> when it is a plausible article URL on the same
+    site, else the URL after redirects, else the entry's link; always canonicalised."""
+    fetched = page.url or entry.link
+    if declared_canonical and _same_site(declared_canonical, fetched):
+        path = urlsplit(declared_canonical).path
+        if path not in ("", "/"):  # sites that point every page at their home page
+            return canonical_url(declared_canonical)
+    return canonical_url(fetched)
+
+
+def is_html(page: FetchedPage) -> bool:
+    ctype = page.content_type.split(";")[0].strip().lower()
+    if ctype in ("text/html", "application/xhtml+xml"):
+        return True
+    if ctype:
+        return False
+    head = (page.body or b"")[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
+def build_article(entry: FeedEntry, page: FetchedPage, drop_selectors: tuple[str, ...] = ()) -> Article:
+    """Extract the page; when that is impossible, keep the entry's own text, marked as such."""
+    reason = page.error
+    if page.body is not None and not reason:
+        if not is_html(page):
+            reason = f"not an HTML page ({page.content_type or 'no content type'})"
+        else:
+            try:
+                got = extract_article(
+                    page.body,
+                    page.url,
+                    content_type=page.content_type,
+                    entry=entry,
+                    drop_selectors=drop_selectors,
+                )
+                return Article(
+                    url=choose_url(entry, page, got.canonical_url),
+                    title=got.title or entry.title,
+                    text=got.text,
+                    feed=entry.feed,
+                    source="page",
+                    fetched_url=page.url,
+                    authors=got.authors or ((entry.author,) if entry.author else ()),
+                    published=got.published or entry.published,
+                    language=got.language or entry.language,
+                    image=got.image,
+                )
+            except ExtractionError as exc:
+                reason = f"no article text in the page: {exc}"
+    return Article(
+        url=choose_url(entry, page, ""),
+        title=entry.title,
+        text=entry.content or entry.summary,
+        feed=entry.feed,
+        source="feed",
+        fetched_url=page.url,
+        authors=(entry.author,) if entry.author else (),
+        published=entry.published,
+        language=entry.language,
+        note=reason or "page not fetched",
+    )
+
+
+def match_article(article: Article) -> list[TopicHit]:
+    if _matcher is None:
+        raise RuntimeError("init_worker() was not called in this process")
+    doc = Document(
+        id=article.url, title=article.title, text=article.text, url=article.url, lang=article.language
+    )
+    return _matcher.match(doc)
+
+
+def analyze(
+    entry: FeedEntry, page: FetchedPage, drop_selectors: tuple[str, ...]
+) -> tuple[Article, list[TopicHit]]:
+    article = build_article(entry, page, drop_selectors)
+    return article, match_article(article)

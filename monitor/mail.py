@@ -1,0 +1,85 @@
+"""Deliver a message: SMTP when configured, else an .eml (and .html) file in the outbox."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from monitor.config import MailConfig
+
+SMTP_TIMEOUT_S = 30
+
+
+class MailError(RuntimeError):
+    """The message was not accepted; nothing may be recorded as sent."""
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9@._-]+", "_", text)[:80]
+
+
+def write_outbox(msg: EmailMessage, outbox: Path, *, tag: str = "") -> Path:
+    """Write <stamp>-<recipient>.eml and the HTML part beside it (to open in a browser)."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    base = outbox / f"{stamp}-{_safe_name(msg['To'])}{tag}"
+    eml = base.with_suffix(".eml")
+    eml.write_bytes(msg.as_bytes())
+    html = msg.get_body(preferencelist=("html",))
+    if html is not None:
+        base.with_suffix(".html").write_text(html.get_content(), encoding="utf-8")
+    return eml
+
+
+def send(msg: EmailMessage, mail: MailConfig, outbox: Path) -> str:
+    """Hand the message over; return the server's reply (or the outbox path). Raises MailError."""
+    if mail.smtp is None:
+        return f"outbox {write_outbox(msg, outbox)}"
+    target = mail.smtp
+    try:
+        if target.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                target.host, target.port, timeout=SMTP_TIMEOUT_S, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT_S)
+        with client:
+            client.ehlo()
+            if target.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
+            if target.user:
+                client.login(target.user, target.password)
+            refused = client.send_message(msg)
+            code, reply = client.noop()
+    except (OSError, smtplib.SMTPException) as exc:  # never log the password: only the error
+        raise MailError(f"SMTP {target.host}:{target.port}: {exc}") from None
+    if refused:
+        raise MailError(f"SMTP {target.host}:{target.port} refused {', '.join(refused)}")
+    return f"{code} {reply.decode('utf-8', 'replace')}"
+
+
+def check_smtp(mail: MailConfig) -> str:
+    """Connect, greet, (STARTTLS, log in) and quit: 'ok …' or the reason it failed."""
+    if mail.smtp is None:
+        return "no smtp configured: digests are written to the outbox folder"
+    target = mail.smtp
+    try:
+        if target.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(target.host, target.port, timeout=SMTP_TIMEOUT_S)
+        else:
+            client = smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT_S)
+        with client:
+            client.ehlo()
+            if target.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
+            if target.user:
+                client.login(target.user, target.password)
+    except (OSError, smtplib.SMTPException) as exc:
+        return f"{target.host}:{target.port}: {exc}"
+    return f"ok ({target.host}:{target.port}, {target.security})"

@@ -1,0 +1,161 @@
+"""`newsmon run`: APScheduler 3.x with its job store in MongoDB.
+
+Crawls run as `newsmon crawl` subprocesses (Twisted's reactor cannot restart in a process,
+and a crawl that hangs or leaks must not take the scheduler down), one at a time. Each
+recipient's digest is a cron job in the recipient's time zone; because jobs persist, a
+digest missed while the process was down runs once on restart (coalesced, no grace limit),
+and the per-slot record in the database makes a second run of the same slot send nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.mongodb import MongoDBJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import Config, Recipient, load_config
+from monitor.delivery import send_due_digests
+from monitor.store import Store
+
+log = logging.getLogger("newsmon.scheduler")
+
+JOBS_COLLECTION = "scheduler_jobs"
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
+
+
+def crawl_command(config_path: str) -> list[str]:
+    return [sys.executable, "-m", "monitor", "--config", config_path, "crawl"]
+
+
+def crawl_job(config_path: str, signature: str = "") -> None:
+    """One crawl in its own process; then any digest that is due (a failed send retries here)."""
+    started = datetime.now(UTC)
+    with subprocess.Popen(crawl_command(config_path), stdout=subprocess.PIPE, text=True) as proc:
+        with _children_lock:
+            _children.add(proc)
+        try:
+            out, _ = proc.communicate()
+        finally:
+            with _children_lock:
+                _children.discard(proc)
+    took = (datetime.now(UTC) - started).total_seconds()
+    log.info("crawl finished in %.1fs (exit %s): %s", took, proc.returncode, out.strip().replace("\n", " | "))
+    if proc.returncode in (0, 1):
+        digest_job(config_path, None)
+
+
+def digest_job(config_path: str, email: str | None, signature: str = "") -> None:
+    config = load_config(config_path)
+    with Store.open(config.storage) as store:
+        for r in send_due_digests(config, store, datetime.now(UTC), to=[email] if email else None):
+            if r.status != "not-due":
+                log.info("digest %s: %s %s", r.recipient, r.status, r.detail)
+
+
+def _signature(*parts: object) -> str:
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
+
+
+def digest_trigger(recipient: Recipient) -> CronTrigger:
+    return CronTrigger(hour=recipient.at.hour, minute=recipient.at.minute, timezone=recipient.timezone)
+
+
+def describe_schedule(config: Config, now: datetime) -> list[str]:
+    lines = [f"crawl every {config.crawl.every} ({len(config.feeds)} feeds), first at start-up"]
+    for r in config.recipients:
+        nxt = digest_trigger(r).get_next_fire_time(None, now)
+        lines.append(
+            f"digest to {r.email} daily at {r.at:%H:%M} {r.timezone} ({', '.join(r.topics)}); "
+            f"next {nxt:%Y-%m-%d %H:%M %Z} = {nxt.astimezone(UTC):%H:%M} UTC"
+        )
+    return lines
+
+
+def _sync_jobs(scheduler: BackgroundScheduler, config: Config) -> None:
+    """Keep persisted jobs whose schedule is unchanged (so a missed run fires once); replace the rest."""
+    path = str(config.path.resolve())
+    wanted = {
+        "crawl": (
+            crawl_job,
+            IntervalTrigger(seconds=config.crawl.every.total_seconds(), timezone=UTC),
+            [path],
+            _signature("crawl", path, config.crawl.every),
+        )
+    }
+    for r in config.recipients:
+        wanted[f"digest:{r.email}"] = (
+            digest_job,
+            digest_trigger(r),
+            [path, r.email],
+            _signature("digest", path, r.email, r.at, r.timezone),
+        )
+    existing = {job.id: job for job in scheduler.get_jobs()}
+    for job_id, job in existing.items():
+        if job_id not in wanted:
+            log.info("removing job %s (no longer in the config)", job_id)
+            job.remove()
+    now = datetime.now(UTC)
+    for job_id, (func, trigger, args, sig) in wanted.items():
+        old = existing.get(job_id)
+        if old is not None and old.kwargs.get("signature") == sig:
+            if job_id == "crawl":
+                old.modify(next_run_time=now)  # crawl at start-up
+            continue
+        scheduler.add_job(
+            func,
+            trigger,
+            args=args,
+            kwargs={"signature": sig},
+            id=job_id,
+            name=job_id,
+            replace_existing=True,
+            next_run_time=now if job_id == "crawl" else trigger.get_next_fire_time(None, now),
+        )
+
+
+def run_scheduler(config: Config) -> int:
+    """Run until SIGTERM or Ctrl-C; a running crawl is asked to stop and waited for."""
+    stopping = threading.Event()
+    with Store.open(config.storage) as store:
+        scheduler = BackgroundScheduler(
+            jobstores={
+                "default": MongoDBJobStore(
+                    database=store.db.name, collection=JOBS_COLLECTION, client=store.client
+                )
+            },
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+
+        def stop(signum: int, _frame: object) -> None:
+            log.info("received %s: stopping", signal.Signals(signum).name)
+            stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        scheduler.start(paused=True)
+        _sync_jobs(scheduler, config)
+        for line in describe_schedule(config, datetime.now(UTC)):
+            log.info("%s", line)
+        scheduler.resume()
+        while not stopping.wait(1.0):
+            pass
+        scheduler.pause()
+        with _children_lock:
+            for child in _children:
+                child.terminate()  # Scrapy finishes in-flight work and stops on SIGTERM
+        scheduler.shutdown(wait=True)
+    log.info("stopped")
+    return 0

@@ -1,0 +1,415 @@
+"""MongoDB storage: the only module that imports pymongo.
+
+Collections, one purpose each: feeds (fetch state, health), entries (raw feed items),
+pages (fetched HTML, zlib-compressed), articles (clean text, unique by canonical URL),
+matches (article x topic), deliveries (what was mailed to whom), digests (which scheduled
+digest of a recipient is done). Unique indexes make every write idempotent, so a crash and
+a re-run never duplicate. Writes use insert_many(ordered=False) plus $in look-ups, which
+both real MongoDB and the embedded server do fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+from monitor.config import StorageConfig
+from monitor.embedded import EmbeddedServer
+from monitor.models import Article, DigestItem, FeedEntry, TopicHit
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_KEY = 11000
+StoreError = PyMongoError  # what callers catch when the database is unreachable or refuses a write
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """pymongo hands back naive UTC datetimes; the core only sees aware ones."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FeedState:
+    name: str
+    url: str = ""
+    etag: str = ""
+    last_modified: str = ""
+    last_fetch: datetime | None = None
+    last_status: str = ""  # "ok", "not-modified", "error"
+    last_success: datetime | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    fetches: int = 0
+    new_items_total: int = 0
+    articles: int = 0
+    retry_after: datetime | None = None
+    failing_since: datetime | None = None  # start of the current run of failures
+
+    @property
+    def average_new_items(self) -> float:
+        return self.new_items_total / self.fetches if self.fetches else 0.0
+
+
+def _duplicates_only(exc: BulkWriteError) -> bool:
+    return all(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", []))
+
+
+class Store:
+    def __init__(self, client: MongoClient, db_name: str = "newsmon"):
+        self.client = client
+        self.db = client[db_name]
+
+    # ------------------------------------------------------------ lifecycle
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, storage: StorageConfig, *, timeout_ms: int = 5000) -> Iterator[Store]:
+        """Connect (starting or joining the embedded server when so configured) and ensure indexes."""
+        server = EmbeddedServer(storage.data_dir) if storage.embedded else None
+        uri = server.acquire() if server else storage.mongodb_uri
+        client: MongoClient = MongoClient(
+            uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms, tz_aware=True
+        )
+        try:
+            db_name = client.get_default_database("newsmon").name
+            store = cls(client, db_name)
+            store.ensure_indexes()
+            yield store
+        finally:
+            client.close()
+            if server:
+                server.release()
+
+    def ping(self) -> None:
+        self.client.admin.command("ping")
+
+    def ensure_indexes(self) -> None:
+        db = self.db
+        db.feeds.create_index("name", unique=True)
+        db.entries.create_index([("feed", ASCENDING), ("key", ASCENDING)], unique=True)
+        db.entries.create_index([("feed", ASCENDING), ("done", ASCENDING)])
+        db.pages.create_index("url", unique=True)
+        db.articles.create_index("url", unique=True)
+        db.articles.create_index([("stored_at", DESCENDING)])
+        db.matches.create_index([("article", ASCENDING), ("topic", ASCENDING)], unique=True)
+        db.matches.create_index([("topic", ASCENDING), ("matched_at", DESCENDING)])
+        db.deliveries.create_index([("recipient", ASCENDING), ("article", ASCENDING)], unique=True)
+        db.digests.create_index([("recipient", ASCENDING), ("slot", ASCENDING)], unique=True)
+
+    # ------------------------------------------------------------ feeds
+
+    def feed_states(self, names: Iterable[str] | None = None) -> dict[str, FeedState]:
+        query = {"name": {"$in": list(names)}} if names is not None else {}
+        out = {}
+        for d in self.db.feeds.find(query, {"_id": 0}):
+            fields = {k: v for k, v in d.items() if k in FeedState.__dataclass_fields__}
+            for k in ("last_fetch", "last_success", "last_error_at", "retry_after", "failing_since"):
+                fields[k] = _aware(fields.get(k))
+            out[d["name"]] = FeedState(**fields)
+        return out
+
+    def record_feed_success(
+        self, name: str, url: str, *, not_modified: bool, etag: str, last_modified: str, new_items: int
+    ) -> None:
+        """Advance validators and health. Call only after the fetch's new entries are stored."""
+        now = utcnow()
+        update: dict = {
+            "$set": {
+                "url": url,
+                "last_fetch": now,
+                "last_success": now,
+                "last_status": "not-modified" if not_modified else "ok",
+                "consecutive_failures": 0,
+                "retry_after": None,
+                "failing_since": None,
+            },
+            "$inc": {"fetches": 1, "new_items_total": new_items},
+        }
+        if not not_modified:
+            update["$set"].update(etag=etag, last_modified=last_modified)
+        self.db.feeds.update_one({"name": name}, update, upsert=True)
+
+    def record_feed_failure(
+        self, name: str, url: str, error: str, retry_after: datetime | None = None
+    ) -> None:
+        now = utcnow()
+        self.db.feeds.update_one({"name": name, "failing_since": None}, {"$set": {"failing_since": now}})
+        self.db.feeds.update_one(
+            {"name": name},
+            {
+                "$set": {
+                    "url": url,
+                    "last_fetch": now,
+                    "last_status": "error",
+                    "last_error": error[:500],
+                    "last_error_at": now,
+                    "retry_after": retry_after,
+                },
+                "$inc": {"consecutive_failures": 1},
+                "$setOnInsert": {"failing_since": now},
+            },
+            upsert=True,
+        )
+
+    # ------------------------------------------------------------ entries and pages
+
+    def store_entries(self, entries: list[FeedEntry], *, fetched_at: datetime | None = None) -> int:
+        """Insert the entries not stored yet; return how many were new."""
+        if not entries:
+            return 0
+        fetched_at = fetched_at or utcnow()
+        docs = [
+            {
+                "feed": e.feed,
+                "key": e.key,
+                "link": e.link,
+                "title": e.title,
+                "summary": e.summary,
+                "content": e.content,
+                "content_html": e.content_html,
+                "author": e.author,
+                "published": e.published,
+                "language": e.language,
+                "fetched_at": fetched_at,
+                "done": False,
+                "attempts": 0,
+            }
+            for e in entries
+        ]
+        try:
+            result = self.db.entries.insert_many(docs, ordered=False)
+            return len(result.inserted_ids)
+        except BulkWriteError as exc:
+            if not _duplicates_only(exc):
+                raise
+            return exc.details.get("nInserted", 0)
+
+    def entries_to_follow(self, feed: str, max_attempts: int = 3) -> list[FeedEntry]:
+        """Stored entries of a feed whose article is not stored yet: new ones, or left by an earlier crash."""
+        query: dict = {"feed": feed, "done": False, "attempts": {"$lt": max_attempts}}
+        return [self._entry(d) for d in self.db.entries.find(query)]
+
+    @staticmethod
+    def _entry(d: dict) -> FeedEntry:
+        return FeedEntry(
+            feed=d["feed"],
+            key=d["key"],
+            link=d["link"],
+            title=d.get("title", ""),
+            summary=d.get("summary", ""),
+            content=d.get("content", ""),
+            content_html=d.get("content_html", ""),
+            author=d.get("author", ""),
+            published=_aware(d.get("published")),
+            language=d.get("language", ""),
+        )
+
+    def mark_entry(self, feed: str, key: str, *, done: bool, article: str = "", error: str = "") -> None:
+        update: dict = {"$set": {"done": done, "article": article, "error": error[:500]}}
+        if not done:
+            update["$inc"] = {"attempts": 1}
+        self.db.entries.update_one({"feed": feed, "key": key}, update)
+
+    def store_page(self, url: str, status: int, content_type: str, body: bytes) -> None:
+        doc = {
+            "url": url,
+            "status": status,
+            "content_type": content_type,
+            "size": len(body),
+            "body_zlib": zlib.compress(body, 6),
+            "fetched_at": utcnow(),
+        }
+        self.db.pages.update_one({"url": url}, {"$set": doc}, upsert=True)
+
+    def page_body(self, url: str) -> bytes | None:
+        d = self.db.pages.find_one({"url": url}, {"body_zlib": 1})
+        return zlib.decompress(d["body_zlib"]) if d else None
+
+    # ------------------------------------------------------------ articles
+
+    def known_articles(self, urls: Iterable[str]) -> set[str]:
+        urls = list(set(urls))
+        if not urls:
+            return set()
+        return {d["url"] for d in self.db.articles.find({"url": {"$in": urls}}, {"url": 1})}
+
+    def add_article_feed(self, url: str, feed: str) -> None:
+        self.db.articles.update_one({"url": url}, {"$addToSet": {"feeds": feed}})
+
+    def store_article(self, article: Article) -> bool:
+        """Store a clean article; False (and the feed remembered) when its URL is already stored."""
+        doc = {
+            "url": article.url,
+            "title": article.title,
+            "text": article.text,
+            "feed": article.feed,
+            "feeds": sorted({article.feed, *article.feeds}),
+            "source": article.source,
+            "fetched_url": article.fetched_url,
+            "authors": list(article.authors),
+            "published": article.published,
+            "language": article.language,
+            "image": article.image,
+            "note": article.note,
+            "host": urlsplit(article.url).hostname or "",
+            "stored_at": utcnow(),
+        }
+        try:
+            self.db.articles.insert_one(doc)
+            return True
+        except DuplicateKeyError:
+            self.add_article_feed(article.url, article.feed)
+            return False
+
+    def iter_articles(
+        self, since: datetime | None = None, *, topic: str | None = None, limit: int = 0
+    ) -> Iterator[Article]:
+        query: dict = {}
+        if since:
+            query["stored_at"] = {"$gte": since}
+        if topic:
+            urls = [d["article"] for d in self.db.matches.find({"topic": topic}, {"article": 1})]
+            query["url"] = {"$in": urls}
+        cursor = self.db.articles.find(query, {"_id": 0}).sort("stored_at", DESCENDING)
+        if limit:
+            cursor = cursor.limit(limit)
+        for d in cursor:
+            yield Article(
+                url=d["url"],
+                title=d.get("title", ""),
+                text=d.get("text", ""),
+                feed=d.get("feed", ""),
+                source=d.get("source", ""),
+                fetched_url=d.get("fetched_url", ""),
+                authors=tuple(d.get("authors", ())),
+                published=_aware(d.get("published")),
+                language=d.get("language", ""),
+                image=d.get("image", ""),
+                feeds=tuple(d.get("feeds", ())),
+                note=d.get("note", ""),
+            )
+
+    def article_topics(self, urls: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for d in self.db.matches.find({"article": {"$in": urls}}, {"article": 1, "topic": 1}):
+            out.setdefault(d["article"], []).append(d["topic"])
+        return out
+
+    def count_articles_by_feed(self) -> dict[str, int]:
+        rows = self.db.articles.aggregate([{"$group": {"_id": "$feed", "n": {"$sum": 1}}}])
+        return {r["_id"]: r["n"] for r in rows}
+
+    # ------------------------------------------------------------ matches
+
+    def store_matches(self, article: Article, hits: list[TopicHit]) -> int:
+        if not hits:
+            return 0
+        now = utcnow()
+        docs = [
+            {
+                "article": article.url,
+                "topic": h.topic,
+                "terms": list(h.terms),
+                "snippet": h.snippet,
+                "highlights": [list(x) for x in h.highlights],
+                "score": h.score,
+                "title": article.title,
+                "feed": article.feed,
+                "published": article.published,
+                "matched_at": now,
+            }
+            for h in hits
+        ]
+        try:
+            return len(self.db.matches.insert_many(docs, ordered=False).inserted_ids)
+        except BulkWriteError as exc:
+            if not _duplicates_only(exc):
+                raise
+            return exc.details.get("nInserted", 0)
+
+    # ------------------------------------------------------------ digests
+
+    def unsent_items(self, recipient: str, topics: Iterable[str], since: datetime) -> list[DigestItem]:
+        """Matches on these topics since `since` whose article was never mailed to this recipient."""
+        rows = list(
+            self.db.matches.find({"topic": {"$in": list(topics)}, "matched_at": {"$gte": since}}, {"_id": 0})
+        )
+        if not rows:
+            return []
+        articles = list({r["article"] for r in rows})
+        sent = {
+            d["article"]
+            for d in self.db.deliveries.find(
+                {"recipient": recipient, "article": {"$in": articles}}, {"article": 1}
+            )
+        }
+        return [
+            DigestItem(
+                article_url=r["article"],
+                title=r.get("title", ""),
+                feed=r.get("feed", ""),
+                published=_aware(r.get("published")),
+                topic=r["topic"],
+                topics=(r["topic"],),
+                snippet=r.get("snippet", ""),
+                highlights=tuple(tuple(x) for x in r.get("highlights", ())),
+                score=float(r.get("score", 0.0)),
+                matched_at=_aware(r["matched_at"]),
+            )
+            for r in rows
+            if r["article"] not in sent
+        ]
+
+    def record_delivery(self, recipient: str, articles: list[str], message_id: str, reply: str) -> None:
+        """Called only after the SMTP server accepted the message (or the outbox file was written)."""
+        now = utcnow()
+        docs = [
+            {"recipient": recipient, "article": a, "message_id": message_id, "reply": reply, "sent_at": now}
+            for a in articles
+        ]
+        if not docs:
+            return
+        try:
+            self.db.deliveries.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if not _duplicates_only(exc):
+                raise
+
+    def digest_done(self, recipient: str, slot: datetime) -> bool:
+        return self.db.digests.count_documents({"recipient": recipient, "slot": slot}, limit=1) > 0
+
+    def record_digest(self, recipient: str, slot: datetime, items: int, message_id: str) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # the same slot finished by another process: fine
+            self.db.digests.insert_one(
+                {
+                    "recipient": recipient,
+                    "slot": slot,
+                    "items": items,
+                    "message_id": message_id,
+                    "done_at": utcnow(),
+                }
+            )
+
+    def deliveries_count(self, recipient: str | None = None) -> int:
+        return self.db.deliveries.count_documents({"recipient": recipient} if recipient else {})
+
+    # ------------------------------------------------------------ stats
+
+    def counts(self) -> dict[str, int]:
+        names = ("feeds", "entries", "pages", "articles", "matches", "deliveries")
+        return {n: self.db[n].estimated_document_count() for n in names}

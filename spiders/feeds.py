@@ -1,0 +1,183 @@
+"""The `feeds` spider: poll each configured feed, store its entries, follow the new ones.
+
+Conditional GET (ETag / Last-Modified) keeps a re-crawl cheap; the validators advance only
+after the fetch's new entries are stored. Entries whose article is not stored yet (new, or
+left by a crash) are followed on every crawl until they are, a few attempts at most.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import scrapy
+from scrapy.http import Request, Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from monitor.config import Config, load_config
+from monitor.crawl.items import ArticleItem
+from monitor.crawl.middleware import retry_after
+from monitor.feeds import FeedError, parse_feed
+from monitor.ingest import FetchedPage
+from monitor.models import FeedEntry
+from monitor.store import Store, StoreError
+from monitor.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+
+def describe_failure(failure: Failure) -> str:
+    """One line a user can act on: the HTTP status, or the network error."""
+    if failure.check(HttpError):
+        response = failure.value.response
+        return f"HTTP {response.status}"
+    exc = failure.value
+    name = type(exc).__name__
+    text = str(exc).strip() or name
+    return text if name in text else f"{name}: {text}"
+
+
+class FeedsSpider(scrapy.Spider):
+    name = "feeds"
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        store: Store | None = None,
+        feeds: str | list[str] | None = None,
+        *args,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self._own_store = contextlib.ExitStack()
+        self.config = config or load_config(None)
+        self.store = store or self._own_store.enter_context(Store.open(self.config.storage))
+        wanted = feeds.split(",") if isinstance(feeds, str) else feeds
+        self.feeds = [f for f in self.config.feeds if not wanted or f.name in wanted]
+        self.failures: dict[str, str] = {}
+        self.in_flight: dict[str, list[FeedEntry]] = {}  # canonical URL -> entries waiting for it
+
+    def closed(self, reason: str) -> None:
+        self._own_store.close()
+
+    def _count(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(f"newsmon/{key}", n)
+
+    async def start(self):  # Scrapy >= 2.13
+        for request in self.feed_requests():
+            yield request
+
+    def start_requests(self):  # older Scrapy
+        yield from self.feed_requests()
+
+    def feed_requests(self) -> Iterator[Request]:
+        states = self.store.feed_states([f.name for f in self.feeds])
+        now = datetime.now(UTC)
+        for feed in self.feeds:
+            state = states.get(feed.name)
+            headers = {}
+            if state and state.url == feed.url:  # validators belong to the URL they came from
+                if state.etag:
+                    headers["If-None-Match"] = state.etag
+                if state.last_modified:
+                    headers["If-Modified-Since"] = state.last_modified
+            if state and state.retry_after and state.retry_after > now:
+                self._fail(
+                    feed.name, feed.url, f"server asked to wait until {state.retry_after:%Y-%m-%d %H:%M} UTC"
+                )
+                continue
+            yield Request(
+                feed.url,
+                headers=headers,
+                callback=self.parse_feed,
+                errback=self.feed_failed,
+                dont_filter=True,
+                meta={"feed": feed.name, "handle_httpstatus_list": [304]},
+                priority=10,
+            )
+
+    def _fail(self, name: str, url: str, error: str, when: datetime | None = None) -> None:
+        self.failures[name] = error
+        self._count("feeds_failed")
+        log.warning("feed %s failed: %s", name, error)
+        try:
+            self.store.record_feed_failure(name, url, error, when)
+        except StoreError as exc:
+            log.error("could not record the failure of feed %s: %s", name, exc)
+
+    def feed_failed(self, failure: Failure) -> None:
+        request = failure.request
+        name = request.meta["feed"]
+        when = None
+        if failure.check(HttpError):
+            when = request.meta.get("retry_after") or retry_after(failure.value.response)
+        self._fail(name, request.url, describe_failure(failure), when)
+
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        name = response.meta["feed"]
+        feed = self.config.feed(name)
+        if response.status == 304:
+            self._count("feeds_not_modified")
+            self.store.record_feed_success(
+                name, feed.url, not_modified=True, etag="", last_modified="", new_items=0
+            )
+        else:
+            content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+            try:
+                parsed = parse_feed(response.body, response.url, name, content_type)
+            except FeedError as exc:
+                self._fail(name, feed.url, str(exc))
+                return
+            if parsed.warning:
+                log.info("feed %s: recovered from bad markup (%s)", name, parsed.warning)
+            new = self.store.store_entries(list(parsed.entries))  # before the validators advance
+            self.store.record_feed_success(
+                name,
+                feed.url,
+                not_modified=False,
+                etag=(response.headers.get(b"ETag") or b"").decode("latin-1"),
+                last_modified=(response.headers.get(b"Last-Modified") or b"").decode("latin-1"),
+                new_items=new,
+            )
+            self._count("feeds_fetched")
+            self._count("new_entries", new)
+        yield from self.follow(self.store.entries_to_follow(name))
+
+    def follow(self, entries: list[FeedEntry]) -> Iterator[Request]:
+        by_url = {}
+        for entry in entries:
+            by_url.setdefault(canonical_url(entry.link), []).append(entry)
+        known = self.store.known_articles(by_url)
+        for url, waiting in by_url.items():
+            if url in known:  # the same article, already stored from another feed or link
+                for entry in waiting:
+                    self.store.add_article_feed(url, entry.feed)
+                    self.store.mark_entry(entry.feed, entry.key, done=True, article=url)
+                continue
+            if url in self.in_flight:  # being fetched for another feed in this crawl
+                self.in_flight[url].extend(waiting)
+                continue
+            self.in_flight[url] = list(waiting)
+            yield Request(
+                waiting[0].link,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                meta={"canonical": url},
+            )
+
+    def _entries_for(self, request: Request) -> list[FeedEntry]:
+        return self.in_flight.pop(request.meta["canonical"], [])
+
+    def parse_article(self, response: Response) -> Iterator[ArticleItem]:
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        page = FetchedPage(response.url, response.status, content_type, response.body)
+        yield ArticleItem(self._entries_for(response.request), page)
+
+    def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
+        request = failure.request
+        page = FetchedPage(request.url, error=describe_failure(failure))
+        log.info("article %s not fetched (%s); keeping the feed's text", request.url, page.error)
+        yield ArticleItem(self._entries_for(request), page)
