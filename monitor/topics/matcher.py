@@ -1,0 +1,361 @@
+"""Compiled queries and the matcher that runs many of them over one analysed document.
+
+Every query node becomes a small object with `ev(analysis) -> bool` (cheap set look-ups first,
+positions only when needed) and `hits(analysis)` (word-position spans to report for a match).
+Query words are interned in one `Vocab` per matcher and stemmed once per document language,
+so a document costs one tokenise/fold/stem pass however many queries look at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from monitor.models import TopicHit
+from monitor.topics import normalize
+from monitor.topics.analysis import Analysis, Document
+from monitor.topics.compile import Topic
+from monitor.topics.hits import build_hit
+from monitor.topics.query import And, Near, Node, Not, Or, Phrase, Prefix, Site
+
+Occ = tuple[int, int]  # first and last word position (inclusive)
+
+
+class Vocab:
+    """Distinct folded query words (and joined neighbours), stemmed lazily per language."""
+
+    def __init__(self) -> None:
+        self.units: list[str] = []
+        self.ids: dict[str, int] = {}
+        self._stems: dict[str, list[str]] = {}
+
+    def id(self, unit: str) -> int:
+        uid = self.ids.get(unit)
+        if uid is None:
+            uid = self.ids[unit] = len(self.units)
+            self.units.append(unit)
+            self._stems.clear()
+        return uid
+
+    def stems(self, lang: str) -> list[str]:
+        stems = self._stems.get(lang)
+        if stems is None:
+            stems = self._stems[lang] = normalize.stem_all(self.units, lang)
+        return stems
+
+
+class CNode:
+    """Base of compiled nodes; `cost` orders AND children so cheap tests run first."""
+
+    __slots__ = ()
+    cost = 0
+
+    def ev(self, a: Analysis) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def occ(self, a: Analysis) -> list[Occ]:
+        """Positions where this positional node occurs (words, phrases, prefixes, NEAR)."""
+        return []
+
+    def hits(self, a: Analysis) -> list[Occ]:
+        """Positions to report and highlight when the query matched."""
+        return self.occ(a)
+
+
+class CWord(CNode):
+    __slots__ = ("sid", "title")
+    cost = 0
+
+    def __init__(self, sid: int, title: bool):
+        self.sid = sid
+        self.title = title
+
+    def ev(self, a: Analysis) -> bool:
+        s = a.vs[self.sid]
+        if self.title:
+            return s in a.title_keys
+        return s in a.stemset or s in a.pairset
+
+    def occ(self, a: Analysis) -> list[Occ]:
+        s = a.vs[self.sid]
+        out = [(p, p) for p in a.single_pos().get(s, ())]
+        out += [(p, p + 1) for p in a.pair_pos().get(s, ())]
+        if self.title:
+            out = [o for o in out if o[0] < a.n_title]
+        return out
+
+
+class CPhrase(CNode):
+    """Words in order and adjacent; a query word may match a document compound of two words
+    and two adjacent query words may match one document word (``cease fire`` = ``ceasefire``)."""
+
+    __slots__ = ("jids", "sids", "title")
+    cost = 2
+
+    def __init__(self, sids: tuple[int, ...], jids: tuple[int, ...], title: bool):
+        self.sids = sids
+        self.jids = jids
+        self.title = title
+
+    def _present(self, a: Analysis) -> bool:
+        vs, stemset, pairset = a.vs, a.stemset, a.pairset
+        jids = self.jids
+        last = len(self.sids) - 1
+        for i, sid in enumerate(self.sids):
+            s = vs[sid]
+            if s in stemset or s in pairset:
+                continue
+            if i < last and vs[jids[i]] in stemset:
+                continue
+            if i > 0 and vs[jids[i - 1]] in stemset:
+                continue
+            return False
+        return True
+
+    def ev(self, a: Analysis) -> bool:
+        return self._present(a) and bool(self._find(a, first_only=True))
+
+    def occ(self, a: Analysis) -> list[Occ]:
+        return self._find(a, first_only=False) if self._present(a) else []
+
+    def _find(self, a: Analysis, first_only: bool) -> list[Occ]:
+        vs = a.vs
+        units = [vs[i] for i in self.sids]
+        joins = [vs[j] for j in self.jids]
+        stems, pairs = a.stems, a.pairs
+        n, size = len(units), len(stems)
+
+        def ends(p: int, i: int) -> Iterator[int]:
+            if i == n:
+                yield p
+                return
+            if p >= size:
+                return
+            if stems[p] == units[i]:
+                yield from ends(p + 1, i + 1)
+            if pairs[p] == units[i]:
+                yield from ends(p + 2, i + 1)
+            if i + 1 < n and stems[p] == joins[i]:
+                yield from ends(p + 1, i + 2)
+
+        single, paired = a.single_pos(), a.pair_pos()
+        starts = set(single.get(units[0], ()))
+        starts.update(paired.get(units[0], ()))
+        starts.update(single.get(joins[0], ()))
+        out: list[Occ] = []
+        for p in sorted(starts):
+            if self.title and p >= a.n_title:
+                break
+            for end in ends(p, 0):
+                out.append((p, end - 1))
+                if first_only:
+                    return out
+                break  # one occurrence per start position is enough to report
+        return out
+
+
+class CPrefix(CNode):
+    __slots__ = ("prefix", "title")
+    cost = 1
+
+    def __init__(self, prefix: str, title: bool):
+        self.prefix = prefix
+        self.title = title
+
+    def _positions(self, a: Analysis) -> Iterable[int]:
+        if len(self.prefix) >= 3:
+            return a.by3().get(self.prefix[:3], ())
+        return range(a.n_title if self.title else len(a.folded))
+
+    def ev(self, a: Analysis) -> bool:
+        folded, prefix, nt = a.folded, self.prefix, a.n_title
+        for p in self._positions(a):
+            if self.title and p >= nt:
+                return False
+            if folded[p].startswith(prefix):
+                return True
+        return False
+
+    def occ(self, a: Analysis) -> list[Occ]:
+        folded, prefix, nt = a.folded, self.prefix, a.n_title
+        return [
+            (p, p)
+            for p in self._positions(a)
+            if folded[p].startswith(prefix) and not (self.title and p >= nt)
+        ]
+
+
+class CSite(CNode):
+    __slots__ = ("domain", "dotted")
+    cost = 0
+
+    def __init__(self, domain: str):
+        self.domain = domain
+        self.dotted = "." + domain
+
+    def ev(self, a: Analysis) -> bool:
+        host = a.host
+        return host == self.domain or host.endswith(self.dotted)
+
+
+class CNot(CNode):
+    __slots__ = ("child",)
+    cost = 5
+
+    def __init__(self, child: CNode):
+        self.child = child
+
+    def ev(self, a: Analysis) -> bool:
+        return not self.child.ev(a)
+
+    def hits(self, a: Analysis) -> list[Occ]:
+        return []
+
+
+class CNear(CNode):
+    __slots__ = ("distance", "left", "right")
+    cost = 3
+
+    def __init__(self, left: CNode, right: CNode, distance: int):
+        self.left = left
+        self.right = right
+        self.distance = distance
+
+    def _pairs(self, a: Analysis, first_only: bool) -> list[tuple[Occ, Occ]]:
+        if not (self.left.ev(a) and self.right.ev(a)):
+            return []
+        lefts, rights = self.left.occ(a), self.right.occ(a)
+        nt, dist = a.n_title, self.distance
+        out = []
+        for x in lefts:
+            x_title = x[0] < nt
+            for y in rights:
+                if (y[0] < nt) != x_title:
+                    continue
+                if x[1] < y[0]:
+                    gap = y[0] - x[1]
+                elif y[1] < x[0]:
+                    gap = x[0] - y[1]
+                else:
+                    continue  # overlapping: the same words cannot be both sides
+                if gap <= dist:
+                    out.append((x, y))
+                    if first_only:
+                        return out
+        return out
+
+    def ev(self, a: Analysis) -> bool:
+        return bool(self._pairs(a, first_only=True))
+
+    def occ(self, a: Analysis) -> list[Occ]:
+        return sorted({(min(x[0], y[0]), max(x[1], y[1])) for x, y in self._pairs(a, first_only=False)})
+
+    def hits(self, a: Analysis) -> list[Occ]:
+        return sorted({o for pair in self._pairs(a, first_only=False) for o in pair})
+
+
+class CAnd(CNode):
+    __slots__ = ("children", "evs")
+    cost = 2
+
+    def __init__(self, children: list[CNode]):
+        self.children = tuple(sorted(children, key=lambda c: c.cost))
+        self.evs = tuple(c.ev for c in self.children)
+
+    def ev(self, a: Analysis) -> bool:
+        for ev in self.evs:
+            if not ev(a):
+                return False
+        return True
+
+    def hits(self, a: Analysis) -> list[Occ]:
+        return [o for c in self.children for o in c.hits(a)]
+
+
+class COr(CNode):
+    __slots__ = ("children", "evs")
+    cost = 2
+
+    def __init__(self, children: list[CNode]):
+        self.children = tuple(sorted(children, key=lambda c: c.cost))
+        self.evs = tuple(c.ev for c in self.children)
+
+    def ev(self, a: Analysis) -> bool:
+        for ev in self.evs:
+            if ev(a):
+                return True
+        return False
+
+    def occ(self, a: Analysis) -> list[Occ]:
+        return [o for c in self.children for o in c.occ(a)]
+
+    def hits(self, a: Analysis) -> list[Occ]:
+        return [o for c in self.children if c.ev(a) for o in c.hits(a)]
+
+
+def compile_node(node: Node, vocab: Vocab) -> CNode:
+    """Syntax tree -> evaluable node, interning every word (and joined neighbours) in `vocab`."""
+    if isinstance(node, Phrase):
+        title = node.field == "title"
+        sids = tuple(vocab.id(w) for w in node.words)
+        if len(sids) == 1:
+            return CWord(sids[0], title)
+        jids = tuple(vocab.id(a + b) for a, b in zip(node.words, node.words[1:]))
+        return CPhrase(sids, jids, title)
+    if isinstance(node, Prefix):
+        return CPrefix(node.prefix, node.field == "title")
+    if isinstance(node, Site):
+        return CSite(node.domain)
+    if isinstance(node, Not):
+        return CNot(compile_node(node.child, vocab))
+    if isinstance(node, Near):
+        return CNear(compile_node(node.left, vocab), compile_node(node.right, vocab), node.distance)
+    if isinstance(node, And):
+        return CAnd([compile_node(c, vocab) for c in node.children])
+    if isinstance(node, Or):
+        return COr([compile_node(c, vocab) for c in node.children])
+    raise TypeError(f"unknown query node {node!r}")  # pragma: no cover
+
+
+class TopicMatcher:
+    """Matches documents against a fixed set of topics.
+
+    With `presearch` (the default) only topics whose index terms occur in the document are
+    evaluated (see `presearch.py`); without it every topic is evaluated. Both give the same
+    hits; the switch exists to prove that and to measure the gain.
+    """
+
+    def __init__(self, topics: Iterable[Topic], *, presearch: bool = True):
+        from monitor.topics.presearch import Presearcher
+
+        self.topics: list[Topic] = sorted(topics, key=lambda t: t.name)
+        self.vocab = Vocab()
+        self.compiled: list[CNode] = [compile_node(t.root, self.vocab) for t in self.topics]
+        self.presearcher = (
+            Presearcher([t.root for t in self.topics], self.vocab) if presearch and self.topics else None
+        )
+
+    def analyse(self, doc: Document) -> Analysis:
+        """Tokenise, fold and stem `doc` once (language from `doc.lang`, else detected)."""
+        lang = normalize.stem_language(doc.lang) if doc.lang else ""
+        if not doc.lang:
+            lang = normalize.detect_language(f"{doc.title}\n{doc.text}")
+        analysis = Analysis(doc, lang)
+        analysis.vs = self.vocab.stems(lang)
+        return analysis
+
+    def matching(self, analysis: Analysis) -> list[int]:
+        """Indexes into `self.topics` of the topics that match, ascending (= by name)."""
+        if self.presearcher is not None:
+            candidates: Iterable[int] = self.presearcher.candidates(analysis)
+        else:
+            candidates = range(len(self.compiled))
+        compiled = self.compiled
+        return [i for i in candidates if compiled[i].ev(analysis)]
+
+    def match(self, doc: Document) -> list[TopicHit]:
+        """One TopicHit per matching topic, ordered by topic name."""
+        analysis = self.analyse(doc)
+        return [
+            build_hit(self.topics[i].name, self.compiled[i].hits(analysis), analysis)
+            for i in self.matching(analysis)
+        ]

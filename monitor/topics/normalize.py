@@ -1,0 +1,287 @@
+"""Turn text into comparable word forms: the one place where query and article meet.
+
+Both sides go through exactly these functions, so whatever a rule decides (accents, apostrophes,
+elisions, stems) it decides identically for the query and for the article.
+
+Decisions (documented in the topics README section):
+
+* Case and accents: `casefold`, NFKD, then combining marks are dropped (``Élysée`` -> ``elysee``),
+  except a breve or diaeresis on a Cyrillic letter, which makes a different letter there
+  (й, ї, ў stay; ``й`` is not ``и``). Russian ``ё`` is folded to ``е`` as Russian writing does.
+  A few letters that are not decomposable are spelled out: œ->oe, æ->ae, ø->o, ł->l, đ->d, ß->ss.
+* Apostrophes ' ’ ‘ ʼ ` are one character (``'``); inside a word they stay part of it
+  (Ukrainian ``перемир'я``). French/Italian elisions (``l'``, ``d'``, ``qu'``, ``dell'``...) at the
+  start of a Latin word are dropped: ``l'Élysée`` is the word ``elysee``.
+* Hyphens split words; whether two adjacent words may also be read as one compound
+  (``cease-fire``/``cease fire`` = ``ceasefire``) is recorded as a "joinable" flag: they are
+  separated by exactly one space, hyphen or no-break space.
+* Stems: Snowball (PyStemmer) for en, de, fr, es, it, pt, ru; a light suffix stripper for uk
+  (PyStemmer has none); other or unknown languages are compared unstemmed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+
+import Stemmer
+
+# A word: letters/digits (plus stray combining marks of decomposed text), with apostrophes inside.
+WORD_RE = re.compile(r"[\w\u0300-\u036f]+(?:['’‘`ʼ][\w\u0300-\u036f]+)*")
+# A word followed by the separator that may join it to the next word into a compound.
+_WORD_SEP_RE = re.compile(
+    r"([\w\u0300-\u036f]+(?:['’‘`ʼ][\w\u0300-\u036f]+)*)([ \-\u00a0\u2010\u2011](?=\w))?"
+)
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "ʼ": "'", "ё": "е"})
+_SPELLED = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ı": "i", "ð": "d", "þ": "th"})
+_KEEP_ON_CYRILLIC = {"\u0306", "\u0308"}  # breve (й, ў), diaeresis (ї)
+_ELISION_RE = re.compile(
+    r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu|dell|dall|nell|sull|all|un)'(?=[a-z0-9])"
+)
+
+STEMMED_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "ru", "uk")
+_SNOWBALL = {
+    "en": "english",
+    "de": "german",
+    "fr": "french",
+    "es": "spanish",
+    "it": "italian",
+    "pt": "portuguese",
+    "ru": "russian",
+}
+
+
+def _is_cyrillic(ch: str) -> bool:
+    return "\u0400" <= ch <= "\u04ff"
+
+
+def _fold_uncached(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.casefold().translate(_APOSTROPHES))
+    out: list[str] = []
+    prev = ""
+    for ch in decomposed:
+        if unicodedata.combining(ch):
+            if ch in _KEEP_ON_CYRILLIC and _is_cyrillic(prev) and prev != "е":
+                out.append(ch)
+            continue
+        out.append(ch)
+        prev = ch
+    folded = unicodedata.normalize("NFC", "".join(out)).translate(_SPELLED)
+    return folded
+
+
+class _FoldCache(dict):
+    """word as written -> (folded word without elision, chars of the elision dropped from the front)."""
+
+    def __missing__(self, word: str) -> tuple[str, int]:
+        if len(self) > 500_000:  # bound memory on endless streams; refills quickly from live text
+            self.clear()
+        folded = _fold_uncached(word)
+        cut = 0
+        m = _ELISION_RE.match(folded)
+        if m and len(folded) == len(word):  # 1:1 characters, so the cut maps back onto the original
+            cut = m.end()
+            folded = folded[cut:]
+        value = self[word] = (folded, cut)
+        return value
+
+
+_FOLD = _FoldCache()
+
+
+def fold(word: str) -> str:
+    """The case/accent/apostrophe/elision-free form of one word as written."""
+    return _FOLD[word][0]
+
+
+def fold_with_cut(word: str) -> tuple[str, int]:
+    """`fold` plus how many leading characters of `word` were an elision (for exact offsets)."""
+    return _FOLD[word]
+
+
+def words(text: str) -> list[str]:
+    """Folded words of a query word or keyword phrase, in order (no stemming)."""
+    return [w for w in (fold(m) for m in WORD_RE.findall(text)) if w]
+
+
+def tokenize(text: str) -> tuple[list[str], list[bool]]:
+    """Folded words of `text` and, per word, whether it may join the next one into a compound."""
+    found = _WORD_SEP_RE.findall(text)
+    if not found:
+        return [], []
+    raw, seps = zip(*found, strict=True)
+    get = _FOLD.__getitem__
+    folded = [get(w)[0] for w in raw]
+    return folded, [bool(s) for s in seps]
+
+
+def spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the words `tokenize` returns, same order, elisions excluded.
+
+    Computed separately (only for matched articles) because spans are only needed for
+    snippets and highlights, and match objects are the slow part of tokenising.
+    """
+    out = []
+    get = _FOLD.__getitem__
+    for m in WORD_RE.finditer(text):
+        start, end = m.span()
+        out.append((start + get(m.group())[1], end))
+    return out
+
+
+# ---- stemming ---------------------------------------------------------------------------------
+
+_UK_SUFFIXES = sorted(
+    [
+        "ування",
+        "ювання",
+        "ового",
+        "ання",
+        "ення",
+        "ових",
+        "ової",
+        "іння",
+        "ами",
+        "еві",
+        "ими",
+        "ові",
+        "ого",
+        "ому",
+        "ьми",
+        "ями",
+        "єві",
+        "іми",
+        "ам",
+        "ах",
+        "ая",
+        "ей",
+        "ем",
+        "ею",
+        "еє",
+        "ий",
+        "им",
+        "их",
+        "ла",
+        "ли",
+        "ло",
+        "ом",
+        "ою",
+        "ої",
+        "ти",
+        "ть",
+        "ую",
+        "юю",
+        "ям",
+        "ях",
+        "яя",
+        "єм",
+        "єю",
+        "ів",
+        "ій",
+        "ім",
+        "іх",
+        "ії",
+        "їв",
+        "а",
+        "в",
+        "е",
+        "и",
+        "й",
+        "о",
+        "у",
+        "ь",
+        "ю",
+        "я",
+        "є",
+        "і",
+        "ї",
+    ],
+    key=len,
+    reverse=True,
+)
+
+
+def _uk_stem(word: str) -> str:
+    """Light Ukrainian stemmer: strip a reflexive ending, then the longest inflection ending.
+
+    Keeps at least three characters of the stem, so short words stay distinct. Not a
+    linguistic stemmer; good enough that case/number/gender/tense forms of one word meet.
+    """
+    if len(word) > 5 and (word.endswith("ся") or word.endswith("сь")):
+        word = word[:-2]
+    for suffix in _UK_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+class _StemCache(dict):
+    """folded word -> stem for one language, memoised (PyStemmer alone costs ~1 µs a word)."""
+
+    def __init__(self, stem: Callable[[str], str]):
+        super().__init__()
+        self._stem = stem
+
+    def __missing__(self, word: str) -> str:
+        if len(self) > 500_000:
+            self.clear()
+        value = self[word] = self._stem(word)
+        return value
+
+
+_STEMMERS: dict[str, _StemCache] = {}
+
+
+def _stemmer(lang: str) -> _StemCache:
+    cache = _STEMMERS.get(lang)
+    if cache is None:
+        if lang in _SNOWBALL:
+            cache = _StemCache(Stemmer.Stemmer(_SNOWBALL[lang]).stemWord)
+        elif lang == "uk":
+            cache = _StemCache(_uk_stem)
+        else:
+            cache = _StemCache(str)
+        _STEMMERS[lang] = cache
+    return cache
+
+
+def stem_language(lang: str) -> str:
+    """The stemming language for a document language tag ('en-GB' -> 'en'; unknown -> '')."""
+    base = lang.strip().lower().replace("_", "-").split("-")[0]
+    return base if base in STEMMED_LANGUAGES else ""
+
+
+def stem_all(folded: Sequence[str], lang: str) -> list[str]:
+    """Stems of already folded words for a language from `stem_language` ('' = unstemmed)."""
+    return list(map(_stemmer(lang).__getitem__, folded))
+
+
+def stem(folded: str, lang: str) -> str:
+    return _stemmer(lang)[folded]
+
+
+# ---- language detection ------------------------------------------------------------------------
+
+_IDENTIFIER = None
+
+
+def detect_language(text: str) -> str:
+    """Best of the stemmed languages for `text` (py3langid restricted to them), '' if no text.
+
+    Restricting the candidates means a text in another language gets the closest stemmer
+    instead of none; query and article are still stemmed alike, so this only changes how
+    far inflections are merged.
+    """
+    global _IDENTIFIER
+    sample = text[:400]
+    if not WORD_RE.search(sample):
+        return ""
+    if _IDENTIFIER is None:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
+        identifier.set_languages(list(STEMMED_LANGUAGES))
+        _IDENTIFIER = identifier
+    return str(_IDENTIFIER.classify(sample)[0])

@@ -1,0 +1,377 @@
+"""Query language -> syntax tree, with errors that point at the offending column.
+
+Grammar (operators are upper case only; lower-case ``and``/``or``/``not`` are ordinary words)::
+
+    query   := or_expr
+    or_expr := and_expr ("OR" and_expr)*
+    and_expr:= unary (["AND"] unary)*            -- juxtaposition is AND
+    unary   := "NOT" unary | "-" atom | near
+    near    := atom ("NEAR/" n atom)*
+    atom    := "(" or_expr ")" | ["title:"] (word | prefix* | "a phrase") | "site:" domain
+
+Precedence, tightest first: NEAR, NOT/-, AND, OR. A query that can match without any of its
+positive terms (only exclusions, or an OR with an exclusion-only side) is refused: it would
+match nearly every article.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from monitor.topics import normalize
+
+
+class QueryError(ValueError):
+    """A query (or keyword) that cannot be compiled; `column` is 1-based into `query`."""
+
+    def __init__(self, reason: str, query: str, column: int):
+        self.reason = reason
+        self.query = query
+        self.column = max(1, min(column, len(query) + 1))
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        return f"{self.reason} (column {self.column})\n  {self.query}\n  {' ' * (self.column - 1)}^"
+
+
+# ---- syntax tree -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Node:
+    column: int  # 1-based position in the query, for errors
+
+
+@dataclass(frozen=True)
+class Phrase(Node):
+    """Words in this order, adjacent (a single word is a one-word phrase)."""
+
+    words: tuple[str, ...]  # folded, unstemmed
+    field: str = ""  # "" (title or text) or "title"
+    text: str = ""  # as written, for explain()
+
+
+@dataclass(frozen=True)
+class Prefix(Node):
+    prefix: str  # folded
+    field: str = ""
+
+
+@dataclass(frozen=True)
+class Site(Node):
+    domain: str  # lower case, no leading "www." stripped: subdomains match anyway
+
+
+@dataclass(frozen=True)
+class Near(Node):
+    left: Node
+    right: Node
+    distance: int
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    child: Node
+
+
+@dataclass(frozen=True)
+class And(Node):
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or(Node):
+    children: tuple[Node, ...]
+
+
+POSITIONAL = (Phrase, Prefix, Near, Or)  # Or only when all its children are positional
+
+# ---- lexer -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # WORD PHRASE PREFIX SITE LPAR RPAR AND OR NOT MINUS NEAR END
+    text: str
+    column: int
+    field: str = ""
+    number: int = 0
+
+
+_OPERATORS = {"AND", "OR", "NOT"}
+_NEAR_RE = re.compile(r"NEAR(?:/(\d*))?$")
+_SPECIAL = set('()"')
+_DOMAIN_RE = re.compile(r"^[\w.-]+$")
+
+
+def _lex(query: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(query)
+    while i < n:
+        ch = query[i]
+        col = i + 1
+        if ch.isspace():
+            i += 1
+        elif ch == "(":
+            toks.append(_Tok("LPAR", ch, col))
+            i += 1
+        elif ch == ")":
+            toks.append(_Tok("RPAR", ch, col))
+            i += 1
+        elif ch == '"':
+            end = query.find('"', i + 1)
+            if end < 0:
+                raise QueryError("unclosed quote", query, col)
+            toks.append(_Tok("PHRASE", query[i + 1 : end], col))
+            i = end + 1
+        elif ch == "-" and (i + 1 >= n or query[i + 1].isspace() or query[i + 1] in ")"):
+            raise QueryError("'-' must be directly followed by a term to exclude", query, col)
+        elif ch == "-":
+            toks.append(_Tok("MINUS", ch, col))
+            i += 1
+        else:
+            j = i
+            while j < n and not query[j].isspace() and query[j] not in _SPECIAL:
+                j += 1
+            word = query[i:j]
+            lower = word.lower()
+            if lower == "title:" and j < n and query[j] == '"':
+                end = query.find('"', j + 1)
+                if end < 0:
+                    raise QueryError("unclosed quote", query, j + 1)
+                toks.append(_Tok("PHRASE", query[j + 1 : end], col, field="title"))
+                i = end + 1
+                continue
+            i = j
+            if word in _OPERATORS:
+                toks.append(_Tok(word, word, col))
+                continue
+            near = _NEAR_RE.match(word)
+            if near:
+                if not near.group(1):
+                    raise QueryError("NEAR needs a distance in words, e.g. NEAR/5", query, col)
+                if int(near.group(1)) < 1:
+                    raise QueryError("NEAR distance must be at least 1", query, col)
+                toks.append(_Tok("NEAR", word, col, number=int(near.group(1))))
+                continue
+            field = ""
+            if lower.startswith("site:"):
+                domain = lower[5:].strip(".")
+                if not domain or not _DOMAIN_RE.match(domain):
+                    raise QueryError("site: needs a domain, e.g. site:example.org", query, col)
+                toks.append(_Tok("SITE", domain, col))
+                continue
+            if lower.startswith("title:"):
+                field = "title"
+                word = word[6:]
+                if not word:
+                    raise QueryError('title: needs a word or "a phrase" right after it', query, col)
+            if word.endswith("*"):
+                stem = word[:-1]
+                if "*" in stem or not normalize.WORD_RE.fullmatch(stem or "-"):
+                    raise QueryError("'*' must end a single word, e.g. kurs*", query, col)
+                toks.append(_Tok("PREFIX", stem, col, field=field))
+            elif "*" in word:
+                raise QueryError("'*' is only allowed at the end of a word", query, col + word.index("*"))
+            else:
+                toks.append(_Tok("WORD", word, col, field=field))
+    toks.append(_Tok("END", "", len(query) + 1))
+    return toks
+
+
+# ---- parser ------------------------------------------------------------------------------------
+
+
+class _Parser:
+    def __init__(self, query: str):
+        self.query = query
+        self.toks = _lex(query)
+        self.i = 0
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def error(self, reason: str, column: int) -> QueryError:
+        return QueryError(reason, self.query, column)
+
+    def parse(self) -> Node:
+        if self.peek().kind == "END":
+            raise self.error("empty query", 1)
+        node = self.or_expr()
+        tok = self.peek()
+        if tok.kind == "RPAR":
+            raise self.error("unmatched ')'", tok.column)
+        if tok.kind != "END":  # pragma: no cover - every token kind is consumed above
+            raise self.error(f"unexpected {tok.text!r}", tok.column)
+        return node
+
+    def or_expr(self) -> Node:
+        first = self.and_expr()
+        children = [first]
+        while self.peek().kind == "OR":
+            op = self.take()
+            if self.peek().kind in ("END", "RPAR", "OR", "AND"):
+                raise self.error("OR needs a term on both sides", op.column)
+            children.append(self.and_expr())
+        return children[0] if len(children) == 1 else Or(first.column, tuple(children))
+
+    def _starts_unary(self, tok: _Tok) -> bool:
+        return tok.kind in ("WORD", "PHRASE", "PREFIX", "SITE", "LPAR", "NOT", "MINUS")
+
+    def and_expr(self) -> Node:
+        tok = self.peek()
+        if tok.kind in ("AND", "OR"):
+            raise self.error(f"{tok.kind} needs a term on both sides", tok.column)
+        if tok.kind == "NEAR":
+            raise self.error("NEAR needs a word or phrase on both sides", tok.column)
+        first = self.unary()
+        children = [first]
+        while True:
+            tok = self.peek()
+            if tok.kind == "AND":
+                self.take()
+                nxt = self.peek()
+                if not self._starts_unary(nxt):
+                    raise self.error("AND needs a term on both sides", tok.column)
+                children.append(self.unary())
+            elif self._starts_unary(tok):
+                children.append(self.unary())
+            else:
+                break
+        return children[0] if len(children) == 1 else And(first.column, tuple(children))
+
+    def unary(self) -> Node:
+        tok = self.peek()
+        if tok.kind == "NOT":
+            self.take()
+            if not self._starts_unary(self.peek()):
+                raise self.error("NOT needs a term after it", tok.column)
+            return Not(tok.column, self.unary())
+        if tok.kind == "MINUS":
+            self.take()
+            nxt = self.peek()
+            if nxt.kind not in ("WORD", "PHRASE", "PREFIX", "SITE", "LPAR"):
+                raise self.error("'-' must be directly followed by a term to exclude", tok.column)
+            return Not(tok.column, self.atom())
+        return self.near()
+
+    def near(self) -> Node:
+        left = self.atom()
+        while self.peek().kind == "NEAR":
+            op = self.take()
+            if self.peek().kind not in ("WORD", "PHRASE", "PREFIX", "LPAR"):
+                raise self.error("NEAR needs a word or phrase on both sides", op.column)
+            right = self.atom()
+            for side in (left, right):
+                if not _positional(side):
+                    raise self.error(
+                        "NEAR joins words, phrases, prefixes or ( ... OR ... ) of those", side.column
+                    )
+            left = Near(left.column, left, right, op.number)
+        return left
+
+    def atom(self) -> Node:
+        tok = self.take()
+        if tok.kind == "LPAR":
+            if self.peek().kind == "RPAR":
+                raise self.error("empty parentheses", tok.column)
+            if self.peek().kind == "END":
+                raise self.error("unclosed parenthesis", tok.column)
+            node = self.or_expr()
+            close = self.take()
+            if close.kind != "RPAR":
+                raise self.error("unclosed parenthesis", tok.column)
+            return node
+        if tok.kind in ("WORD", "PHRASE"):
+            words = tuple(normalize.words(tok.text))
+            if not words:
+                what = "phrase" if tok.kind == "PHRASE" else "term"
+                raise self.error(f"{what} {tok.text!r} has no letters or digits to search for", tok.column)
+            return Phrase(tok.column, words, tok.field, tok.text)
+        if tok.kind == "PREFIX":
+            return Prefix(tok.column, normalize.fold(tok.text), tok.field)
+        if tok.kind == "SITE":
+            return Site(tok.column, tok.text)
+        if tok.kind == "RPAR":
+            raise self.error("unmatched ')'", tok.column)
+        if tok.kind == "END":
+            raise self.error("query ends where a term was expected", tok.column)
+        if tok.kind == "NEAR":
+            raise self.error("NEAR needs a word or phrase on both sides", tok.column)
+        raise self.error(f"{tok.kind} needs a term on both sides", tok.column)
+
+
+def _positional(node: Node) -> bool:
+    if isinstance(node, Or):
+        return all(_positional(c) for c in node.children)
+    return isinstance(node, (Phrase, Prefix, Near))
+
+
+def _unbounded(node: Node) -> Node | None:
+    """The sub-node that lets `node` match an article containing none of the positive terms."""
+    if isinstance(node, Not):
+        return node
+    if isinstance(node, And):
+        culprits = [_unbounded(c) for c in node.children]
+        return culprits[0] if all(culprits) else None
+    if isinstance(node, Or):
+        for child in node.children:
+            culprit = _unbounded(child)
+            if culprit is not None:
+                return culprit
+    return None
+
+
+def parse(query: str) -> Node:
+    """Parse a query into its syntax tree; raise QueryError for anything malformed."""
+    node = _Parser(query).parse()
+    culprit = _unbounded(node)
+    if culprit is not None:
+        raise QueryError(
+            "query only excludes (NOT / -term / -site:) here, so it would match every article; "
+            "add a word or phrase to look for",
+            query,
+            culprit.column,
+        )
+    return node
+
+
+def keyword_phrase(keyword: str, index: int) -> Phrase:
+    """One configured keyword as a phrase (no query syntax: quotes, '*', '-' are just text)."""
+    words = tuple(normalize.words(keyword))
+    if not words:
+        raise QueryError(f"keyword #{index + 1} has no letters or digits to search for", keyword, 1)
+    return Phrase(1, words, "", keyword)
+
+
+def explain_tree(node: Node, indent: int = 0) -> list[str]:
+    """Lines of an indented, human-readable rendering of the syntax tree."""
+    pad = "  " * indent
+    if isinstance(node, Phrase):
+        where = "title:" if node.field else ""
+        kind = "WORD" if len(node.words) == 1 else "PHRASE"
+        return [f'{pad}{kind} {where}"{" ".join(node.words)}"']
+    if isinstance(node, Prefix):
+        return [f"{pad}PREFIX {'title:' if node.field else ''}{node.prefix}*"]
+    if isinstance(node, Site):
+        return [f"{pad}SITE {node.domain} (or a subdomain)"]
+    if isinstance(node, Not):
+        return [f"{pad}NOT", *explain_tree(node.child, indent + 1)]
+    if isinstance(node, Near):
+        return [
+            f"{pad}NEAR/{node.distance} (within {node.distance} words, either order)",
+            *explain_tree(node.left, indent + 1),
+            *explain_tree(node.right, indent + 1),
+        ]
+    if isinstance(node, (And, Or)):
+        lines = [f"{pad}{'AND' if isinstance(node, And) else 'OR'}"]
+        for child in node.children:
+            lines.extend(explain_tree(child, indent + 1))
+        return lines
+    raise TypeError(f"unknown node {node!r}")  # pragma: no cover
