@@ -61,11 +61,11 @@ class Analysis:
         t_folded, t_join = normalize.tokenize(doc.title)
         b_folded, b_join = normalize.tokenize(doc.text)
         self.n_title = len(t_folded)
-        folded = t_folded + [SENTINEL] + b_folded
-        joins = t_join + [False] + b_join
+        folded = [*t_folded, SENTINEL, *b_folded]
+        joins = [*t_join, False, *b_join]
         self.folded = folded
         self.stems = normalize.stem_all(folded, lang)
-        glued = [a + b if j else "" for a, b, j in zip(folded, folded[1:], joins)]
+        glued = [a + b if j else "" for a, b, j in zip(folded, folded[1:], joins, strict=False)]
         glued.append("")
         self.pairs = normalize.stem_all(glued, lang)
         self.stemset = set(self.stems)
