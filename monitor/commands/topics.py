@@ -1,0 +1,165 @@
+"""`newsmon topics`: try topic queries against JSON Lines documents or the stored articles.
+
+    newsmon topics match (--query Q | --queries FILE.jsonl) --jsonl DOCS.jsonl [--no-presearch]
+    newsmon topics test QUERY [--since 30d] [--limit 20] [--explain]
+
+Exit codes: 0 ok, 1 unreadable input, 2 malformed query (the error, with a caret under the
+offending column, goes to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor.topics import Document, QueryError, Topic, TopicMatcher, compile_topic, explain, mark_text
+
+EXIT_INPUT = 1
+EXIT_QUERY = 2
+
+
+class InputError(Exception):
+    """A JSON Lines file that cannot be used; the message names the file and line."""
+
+
+def register(subparsers) -> None:
+    """Add `topics match` and `topics test` to the top-level sub-parsers."""
+    parser = subparsers.add_parser("topics", help="try topic queries on documents or stored articles")
+    sub = parser.add_subparsers(dest="topics_command", required=True, metavar="SUBCOMMAND")
+
+    p = sub.add_parser("match", help="match queries against documents given as JSON Lines")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--query", metavar="Q", help="one query; prints the ids of matching documents")
+    which.add_argument(
+        "--queries", metavar="FILE.jsonl", help='lines of {"id", "query"}; prints doc_id<TAB>query_id'
+    )
+    p.add_argument(
+        "--jsonl", required=True, metavar="DOCS.jsonl", help='lines of {"id", "title", "text", "url", "lang"}'
+    )
+    p.add_argument(
+        "--no-presearch", action="store_true", help="evaluate every query on every document (baseline)"
+    )
+    p.set_defaults(func=cmd_match)
+
+    p = sub.add_parser("test", help="run a query against stored articles and show the hits")
+    p.add_argument("query", metavar="QUERY")
+    p.add_argument("--since", default="30d", metavar="DURATION", help="articles stored in this period (30d)")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="show at most N hits (20)")
+    p.add_argument("--explain", action="store_true", help="print how the query was parsed")
+    p.set_defaults(func=cmd_test)
+
+
+def _read_jsonl(path: str) -> Iterator[tuple[int, dict]]:
+    try:
+        with Path(path).open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}:{number}: not JSON: {exc.msg}") from exc
+                if not isinstance(obj, dict):
+                    raise InputError(f"{path}:{number}: expected a JSON object")
+                yield number, obj
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from exc
+
+
+def _documents(path: str) -> Iterator[Document]:
+    for number, obj in _read_jsonl(path):
+        if "id" not in obj:
+            raise InputError(f"{path}:{number}: document has no 'id'")
+        yield Document(
+            id=str(obj["id"]),
+            title=str(obj.get("title") or ""),
+            text=str(obj.get("text") or ""),
+            url=str(obj.get("url") or ""),
+            lang=str(obj.get("lang") or ""),
+        )
+
+
+def _load_queries(path: str) -> list[Topic]:
+    topics = []
+    for number, obj in _read_jsonl(path):
+        if "id" not in obj or not isinstance(obj.get("query"), str):
+            raise InputError(f"{path}:{number}: expected {{'id': ..., 'query': '...'}}")
+        try:
+            topics.append(compile_topic(str(obj["id"]), query=obj["query"]))
+        except QueryError as exc:
+            raise QueryError(
+                f"{path}:{number}: query {obj['id']}: {exc.reason}", exc.query, exc.column
+            ) from exc
+    return topics
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    try:
+        if args.query is not None:
+            topics = [compile_topic("query", query=args.query)]
+        else:
+            topics = _load_queries(args.queries)
+    except QueryError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_QUERY
+    except InputError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INPUT
+    matcher = TopicMatcher(topics, presearch=not args.no_presearch)
+    out = sys.stdout
+    try:
+        for doc in _documents(args.jsonl):
+            analysis = matcher.analyse(doc)
+            for i in matcher.matching(analysis):
+                if args.query is not None:
+                    out.write(f"{doc.id}\n")
+                else:
+                    out.write(f"{doc.id}\t{matcher.topics[i].name}\n")
+    except InputError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INPUT
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from monitor.config import parse_duration  # CLI-only dependency; keeps `topics` itself pure
+
+    try:
+        topic = compile_topic("query", query=args.query)
+        if args.explain:
+            print(explain(args.query))
+            print()
+    except QueryError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_QUERY
+    try:
+        since = datetime.now(UTC) - parse_duration(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"--since: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    matcher = TopicMatcher([topic])
+    shown = scanned = 0
+    with args.open_store() as store:
+        for article in store.iter_articles(since):
+            if shown >= args.limit:
+                break
+            scanned += 1
+            doc = Document(
+                id=article.url, title=article.title, text=article.text, url=article.url, lang=article.language
+            )
+            for hit in matcher.match(doc):
+                shown += 1
+                when = article.published.strftime("%Y-%m-%d %H:%M") if article.published else "undated"
+                print(f"{when}  {article.title}")
+                print(f"  {article.url}")
+                print(f"  score {hit.score:g}; matched: {', '.join(hit.terms)}")
+                print(f"  {mark_text(hit.snippet, hit.highlights)}")
+                print()
+    period = f"in the last {args.since}" if args.since else "in the store"
+    more = " (limit reached)" if shown >= args.limit else ""
+    print(f"{shown} matching article(s) of {scanned} scanned {period}{more}")
+    return 0
