@@ -1,0 +1,11 @@
+"""Clean article extraction: page bytes (+ the feed entry) -> ``ExtractedArticle``.
+
+Pure: no network, no storage, no Scrapy. ``encoding`` decodes, ``metadata`` reads what the page says
+about itself, ``body`` picks the article text by extractor agreement, ``cleanup`` drops boilerplate
+lines, ``extract`` ties them together.
+"""
+
+from .encoding import decode_html
+from .extract import ExtractionError, compile_selectors, extract_article
+
+__all__ = ["ExtractionError", "compile_selectors", "decode_html", "extract_article"]
