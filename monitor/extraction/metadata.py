@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -132,7 +133,10 @@ def parse_date(value: str | None) -> datetime | None:
         from dateutil import parser as date_parser  # lazy: rarely needed, a slow import
 
         try:
-            dt = date_parser.parse(value, fuzzy=False)
+            with warnings.catch_warnings():
+                # "EST" and other bare zone names: the time is still right to the hour or so.
+                warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
+                dt = date_parser.parse(value, fuzzy=False)
         except (ValueError, OverflowError):
             return None
     if dt.tzinfo is None:
