@@ -164,14 +164,18 @@ def _trailing_link_list(lines: Sequence[str]) -> int:
 
 
 def clean_lines(
-    lines: Sequence[str], *, title: str = "", rules: Sequence[Rule] = RULES, trailing_lists: bool = True
+    lines: Sequence[str],
+    *,
+    title: str | Sequence[str] = "",
+    rules: Sequence[Rule] = RULES,
+    trailing_lists: bool = True,
 ) -> list[str]:
-    """Drop boilerplate lines; ``title`` removes a leading repeat of the headline."""
+    """Drop boilerplate lines; ``title`` (one or several forms of it) drops a leading repeat of it."""
     out = [ln.strip() for ln in lines if ln.strip()]
-    if title:
-        want = normalize_title(title)
-        while out and want and normalize_title(out[0]) == want:
-            out.pop(0)
+    titles = [title] if isinstance(title, str) else list(title)
+    wanted = {normalize_title(t) for t in titles} - {""}
+    while out and normalize_title(out[0]) in wanted:
+        out.pop(0)
     kept: list[str] = []
     skip_list = False
     for ln in out:
@@ -188,6 +192,6 @@ def clean_lines(
     return kept
 
 
-def clean_text(text: str, *, title: str = "", rules: Sequence[Rule] = RULES) -> str:
+def clean_text(text: str, *, title: str | Sequence[str] = "", rules: Sequence[Rule] = RULES) -> str:
     """``clean_lines`` over a newline-separated text."""
     return "\n".join(clean_lines(text.splitlines(), title=title, rules=rules))

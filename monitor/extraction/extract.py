@@ -85,7 +85,7 @@ def _to_text(value: str | bytes, content_type: str | None) -> str:
     return text
 
 
-def _feed_text(entry: FeedEntry | None, title: str) -> str:
+def _feed_text(entry: FeedEntry | None, title: Sequence[str]) -> str:
     if entry is None:
         return ""
     if entry.content_html.strip():
@@ -99,7 +99,7 @@ def _choose_text(page_text: str, meta: PageMeta, feed_text: str) -> str:
     if meta.article_body and text:
         # The publisher's own plain body is free of page chrome; trust it only when it tells the same
         # story (some sites put a teaser or a different article there).
-        body = clean_text(meta.article_body, title=meta.title)
+        body = clean_text(meta.article_body, title=meta.headlines)
         if agreement(shingles(body), shingles(text)) >= LD_BODY_AGREE:
             text = body if body.count("\n") >= text.count("\n") else text
     if feed_text:
@@ -128,8 +128,9 @@ def extract_article(
     title = meta.title or (entry.title if entry else "")
     if drop_selectors:
         _drop(tree, drop_selectors)
-    body = clean_text(extract_body(tree), title=title)
-    body = _choose_text(body, meta, _feed_text(entry, title))
+    headlines = (title, *meta.headlines)
+    body = clean_text(extract_body(tree), title=headlines)
+    body = _choose_text(body, meta, _feed_text(entry, headlines))
     if not body.strip():
         raise ExtractionError("no article text found")
 

@@ -11,7 +11,7 @@ import json
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -53,7 +53,7 @@ class PageMeta:
     image: str = ""
     article_body: str = ""  # JSON-LD articleBody, used to cross-check the extracted text
     site_name: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    headlines: tuple[str, ...] = ()  # every form of the title the page gives (h1, og:title, ...)
 
 
 def _clean(text: str | None) -> str:
@@ -334,8 +334,15 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMeta:
         image = _absolute(base, img.get("src")) if img is not None else ""
 
     body = ld.get("articleBody")
+    title = _title(tree, metas, ld, sites)
+    head = tree.find(".//title")
+    forms = [title, ld.get("headline"), metas.get("og:title"), metas.get("twitter:title")]
+    forms += [h.text_content() for h in tree.iter("h1")]
+    forms.append(strip_site_suffix(head.text_content(), sites, generic=True) if head is not None else "")
+    headlines = tuple(dict.fromkeys(_clean(f) for f in forms if isinstance(f, str) and _clean(f)))
     return PageMeta(
-        title=_title(tree, metas, ld, sites),
+        title=title,
+        headlines=headlines,
         authors=_authors(tree, metas, ld),
         published=_published(tree, metas, ld, url),
         language=_language(tree, metas, ld),
