@@ -12,12 +12,10 @@ from urllib.parse import urlsplit
 
 from monitor.extraction import ExtractionError, extract_article
 from monitor.models import Article, FeedEntry, TopicHit
-from monitor.topics import Document, TopicMatcher, compile_topic
+from monitor.topics import Document, Topic, TopicMatcher
 from monitor.urls import canonical_url
 
 log = logging.getLogger(__name__)
-
-TopicSpecs = dict[str, tuple[tuple[str, ...], str | None]]  # name -> (keywords, query)
 
 
 @dataclass(frozen=True)
@@ -32,18 +30,12 @@ class FetchedPage:
 
 
 _matcher: TopicMatcher | None = None
-_matcher_specs: TopicSpecs | None = None
 
 
-def init_worker(specs: TopicSpecs) -> None:
-    """Compile the topics once per process (the config was validated before the crawl)."""
-    global _matcher, _matcher_specs
-    if specs == _matcher_specs and _matcher is not None:
-        return
-    topics = [
-        compile_topic(name, keywords=list(kw) or None, query=q) for name, (kw, q) in sorted(specs.items())
-    ]
-    _matcher, _matcher_specs = TopicMatcher(topics), specs
+def init_worker(topics: tuple[Topic, ...]) -> None:
+    """Build the matcher once per process from the parsed topics of the validated config."""
+    global _matcher
+    _matcher = TopicMatcher(topics)
 
 
 def _same_site(a: str, b: str) -> bool:

@@ -26,12 +26,12 @@ def write_outbox(msg: EmailMessage, outbox: Path, *, tag: str = "") -> Path:
     """Write <stamp>-<recipient>.eml and the HTML part beside it (to open in a browser)."""
     outbox.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    base = outbox / f"{stamp}-{_safe_name(msg['To'])}{tag}"
-    eml = base.with_suffix(".eml")
+    base = f"{stamp}-{_safe_name(msg['To'])}{tag}"  # names hold dots: no with_suffix()
+    eml = outbox / f"{base}.eml"
     eml.write_bytes(msg.as_bytes())
     html = msg.get_body(preferencelist=("html",))
     if html is not None:
-        base.with_suffix(".html").write_text(html.get_content(), encoding="utf-8")
+        (outbox / f"{base}.html").write_text(html.get_content(), encoding="utf-8")
     return eml
 
 

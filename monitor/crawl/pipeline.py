@@ -17,15 +17,11 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from scrapy.exceptions import DropItem
 
 from monitor.crawl.items import ArticleItem
-from monitor.ingest import TopicSpecs, analyze, init_worker
+from monitor.ingest import analyze, init_worker
 from monitor.models import Article, TopicHit
 from monitor.store import Store, StoreError
 
 log = logging.getLogger(__name__)
-
-
-def topic_specs(spider) -> TopicSpecs:
-    return {name: (tuple(topic.keywords or ()), topic.query) for name, topic in spider.config.topics.items()}
 
 
 def worker_count() -> int:
@@ -45,15 +41,15 @@ class IngestPipeline:
 
     def open_spider(self, spider=None) -> None:
         spider = spider or self.crawler.spider
-        specs = topic_specs(spider)
+        topics = tuple(spider.config.topics.values())
         workers = worker_count()
         if workers > 0:
             context = multiprocessing.get_context("forkserver")
             self.pool = ProcessPoolExecutor(
-                workers, mp_context=context, initializer=init_worker, initargs=(specs,)
+                workers, mp_context=context, initializer=init_worker, initargs=(topics,)
             )
         else:  # in-process, for debugging
-            init_worker(specs)
+            init_worker(topics)
             self.pool = ThreadPoolExecutor(max_workers=1)
 
     def close_spider(self, spider=None) -> None:

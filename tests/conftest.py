@@ -1,0 +1,100 @@
+"""Real servers on 127.0.0.1 for the tests: the embedded store (or MongoDB when
+MONITOR_TEST_MONGODB_URI is set), the sample news site, and an aiosmtpd mail server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from monitor.embedded import EmbeddedServer
+from monitor.sample_site.server import SiteServer
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("NEWSMON_SHARED", REPO.parent / "shared"))
+
+
+def shared_or_skip(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared folder beside the repo holds this data)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URI of a MongoDB wire-protocol server shared by the session."""
+    uri = os.environ.get("MONITOR_TEST_MONGODB_URI")
+    if uri:
+        yield uri.rstrip("/") + "/"
+        return
+    server = EmbeddedServer(tmp_path_factory.mktemp("mongo"))
+    yield server.acquire()
+    server.release()
+
+
+@pytest.fixture
+def mongo_uri(mongo_server: str) -> str:
+    """A fresh database per test, on the shared server."""
+    base = mongo_server.split("?")[0].rstrip("/")
+    if base.count("/") > 2:  # a URI that already names a database
+        base = base.rsplit("/", 1)[0]
+    return f"{base}/t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def site() -> Iterator[SiteServer]:
+    with SiteServer() as server:
+        yield server
+
+
+class Mailbox:
+    """aiosmtpd handler: keeps what it accepted; can refuse with a temporary failure."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.refuse = False
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self.refuse:
+            return "451 4.3.0 try again later"
+        with self.lock:
+            self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK queued"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def newsmon(config: Path | None, *args: str, timeout: float = 180, env: dict | None = None):
+    cmd = [sys.executable, "-m", "monitor"] + (["--config", str(config)] if config else []) + list(args)
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=REPO
+    )

@@ -1,0 +1,136 @@
+"""Config errors name the file, the key path and the line; a good config loads typed."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import ConfigError, load_config, parse_config
+
+GOOD = """\
+storage:
+  mongodb_uri: embedded
+  data_dir: var
+crawl:
+  every: 30m
+feeds:
+  - url: https://example.org/world/rss.xml
+    name: example-world
+  - url: https://news.example.com/feed.atom
+topics:
+  ceasefire:
+    keywords: ["ceasefire talks", "cease-fire negotiations", truce]
+  kursk:
+    query: 'Kursk (offensive OR advance) -baseball'
+recipients:
+  - email: alice@example.org
+    topics: [ceasefire, kursk]
+    at: "07:00"
+    timezone: Europe/Kyiv
+mail:
+  from: "newsmon <newsmon@example.org>"
+  smtp: smtp://user@smtp.example.org:587
+"""
+
+
+def problems(text: str, tmp_path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, tmp_path / "monitor.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+def test_good_config_loads_typed(tmp_path, monkeypatch):
+    monkeypatch.delenv("MONITOR_MONGODB_URI", raising=False)
+    config = parse_config(GOOD, tmp_path / "monitor.yaml")
+    assert config.crawl.every == timedelta(minutes=30)
+    assert [f.name for f in config.feeds] == [
+        "example-world",
+        "news.example.com",
+    ]  # name defaults to the host
+    assert set(config.topics) == {"ceasefire", "kursk"}
+    assert config.recipients[0].at == time(7, 0) and config.recipients[0].timezone == "Europe/Kyiv"
+    assert config.mail.smtp.host == "smtp.example.org" and config.mail.smtp.user == "user"
+    assert config.storage.embedded and config.storage.data_dir == tmp_path / "var"  # relative to the file
+
+
+def test_environment_overrides_uri(tmp_path, monkeypatch):
+    monkeypatch.setenv("MONITOR_MONGODB_URI", "mongodb://db.internal:27017/news")
+    assert parse_config(GOOD, tmp_path / "m.yaml").storage.mongodb_uri == "mongodb://db.internal:27017/news"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("  every: 30m", "  evry: 30m", "monitor.yaml:5: crawl.evry: unknown key (did you mean 'every'?)"),
+        ("  every: 30m", "  every: soon", "monitor.yaml:5: crawl.every: 'soon' is not a duration"),
+        (
+            "  - url: https://example.org/world/rss.xml",
+            "  - url: ftp://example.org/rss",
+            "monitor.yaml:7: feeds[0].url: 'ftp://example.org/rss' is not an http(s) URL",
+        ),
+        (
+            "    timezone: Europe/Kyiv",
+            "    timezone: Europe/Kiev2",
+            "monitor.yaml:19: recipients[0].timezone: 'Europe/Kiev2' is not a known time zone",
+        ),
+        (
+            '    at: "07:00"',
+            '    at: "25:00"',
+            "monitor.yaml:18: recipients[0].at: '25:00' is not a time of day",
+        ),
+        (
+            "    topics: [ceasefire, kursk]",
+            "    topics: [ceasefire, kursks]",
+            "monitor.yaml:17: recipients[0].topics[1]: unknown topic 'kursks' (did you mean 'kursk'?)",
+        ),
+        (
+            "    query: 'Kursk (offensive OR advance) -baseball'",
+            "    query: 'Kursk (offensive OR advance'",
+            "monitor.yaml:14: topics.kursk.query: ",
+        ),
+        ("  every: 30m", "  every: [30m]", "monitor.yaml:5: crawl.every: expected a value, got a list"),
+        (
+            "  smtp: smtp://user@smtp.example.org:587",
+            "  smtp: smtp://user:secret@smtp.example.org:587",
+            "monitor.yaml:22: mail.smtp: put the SMTP password in $MONITOR_SMTP_PASSWORD",
+        ),
+        (
+            "  - email: alice@example.org",
+            "  - email: alice",
+            "monitor.yaml:16: recipients[0].email: 'alice' is not",
+        ),
+    ],
+)
+def test_each_error_names_file_key_and_line(tmp_path, old, new, expected):
+    assert old in GOOD
+    found = problems(GOOD.replace(old, new), tmp_path)
+    assert any(p.startswith(f"{tmp_path}/{expected}") for p in found), found
+
+
+def test_all_problems_reported_at_once(tmp_path):
+    text = GOOD.replace("every: 30m", "every: often").replace("Europe/Kyiv", "Mars/Base")
+    assert len(problems(text, tmp_path)) == 2
+
+
+def test_query_error_points_at_the_column(tmp_path):
+    text = GOOD.replace("'Kursk (offensive OR advance) -baseball'", "'Kursk (offensive OR advance'")
+    message = problems(text, tmp_path)[0]
+    assert "Kursk (offensive OR advance" in message and "^" in message
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(str(tmp_path / "absent.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("feeds:\n  - url: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(bad))
+    assert info.value.problems[0].file == str(bad) and "not valid YAML" in info.value.problems[0].message
+
+
+def test_example_config_is_valid(monkeypatch):
+    monkeypatch.delenv("MONITOR_MONGODB_URI", raising=False)
+    config = load_config(str(Path(__file__).resolve().parents[1] / "monitor.example.yaml"))
+    assert config.recipients and config.topics and config.feeds

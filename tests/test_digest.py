@@ -1,0 +1,96 @@
+"""Digest selection and rendering: each article once, safe HTML, http(s) links only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from monitor.digest import build_digest, build_message, highlight_html, last_slot, render, safe_url
+from monitor.models import DigestItem
+
+NOW = datetime(2025, 3, 17, 12, 0, tzinfo=UTC)
+
+
+def item(url: str, topic: str, score: float = 1.0, title: str = "A title", **kw) -> DigestItem:
+    snippet = kw.pop("snippet", "Diplomats said the ceasefire talks would resume.")
+    return DigestItem(
+        article_url=url,
+        title=title,
+        feed="world",
+        published=NOW - timedelta(hours=1),
+        topic=topic,
+        topics=(topic,),
+        snippet=snippet,
+        highlights=kw.pop("highlights", ((18, 33),)),
+        score=score,
+        matched_at=NOW,
+        **kw,
+    )
+
+
+def test_article_matching_two_topics_appears_once_under_its_best():
+    items = [
+        item("https://a.example/1", "ceasefire", 2.0),
+        item("https://a.example/1", "kursk", 5.0),
+        item("https://a.example/2", "ceasefire", 1.0),
+    ]
+    digest = build_digest("r@example.org", ("ceasefire", "kursk"), items, NOW)
+    assert [(g.topic, [i.article_url for i in g.items]) for g in digest.groups] == [
+        ("ceasefire", ["https://a.example/2"]),
+        ("kursk", ["https://a.example/1"]),
+    ]
+    assert digest.groups[1].items[0].topics == ("ceasefire", "kursk")
+    assert sorted(digest.articles) == ["https://a.example/1", "https://a.example/2"]
+
+
+def test_items_ordered_by_score_then_newest():
+    items = [item("https://a.example/low", "t", 1.0), item("https://a.example/high", "t", 3.0)]
+    digest = build_digest("r@example.org", ("t",), items, NOW)
+    assert [i.article_url for i in digest.groups[0].items] == [
+        "https://a.example/high",
+        "https://a.example/low",
+    ]
+
+
+def test_scraped_markup_is_escaped_and_unsafe_links_dropped():
+    snippet = "<img src=x onerror=alert(1)> truce"
+    at = snippet.index("truce")
+    evil = item(
+        "javascript:alert(1)",
+        "t",
+        title='<script>alert("x")</script>',
+        snippet=snippet,
+        highlights=((at, at + 5),),
+    )
+    text, html = render(build_digest("r@example.org", ("t",), [evil], NOW))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<img" not in html and "<mark>truce</mark>" in html
+    assert "javascript:" not in html and "javascript:" not in text
+    assert "*truce*" in text
+
+
+def test_safe_url():
+    assert safe_url("https://news.example/a?b=1") == "https://news.example/a?b=1"
+    for bad in ("javascript:alert(1)", "data:text/html,hi", "mailto:x@y", "//evil.example/x", ""):
+        assert safe_url(bad) == ""
+
+
+def test_highlight_html_marks_exact_offsets():
+    assert str(highlight_html("a truce & more", ((2, 7),))) == "a <mark>truce</mark> &amp; more"
+
+
+def test_message_is_multipart_with_id_and_date():
+    msg = build_message(
+        build_digest("r@example.org", ("t",), [item("https://a.example/1", "t")], NOW),
+        "newsmon <newsmon@example.org>",
+    )
+    assert msg.get_content_type() == "multipart/alternative"
+    assert msg["Message-ID"].endswith("@example.org>") and msg["Date"]
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert msg["Subject"] == "newsmon: 1 new article on t"
+
+
+def test_last_slot_follows_the_recipients_time_zone():
+    kyiv_seven = last_slot(time(7, 0), "Europe/Kyiv", NOW)  # 07:00 in Kyiv is 05:00 UTC in March
+    assert kyiv_seven == datetime(2025, 3, 17, 5, 0, tzinfo=UTC)
+    early = datetime(2025, 3, 17, 4, 0, tzinfo=UTC)
+    assert last_slot(time(7, 0), "Europe/Kyiv", early) == datetime(2025, 3, 16, 5, 0, tzinfo=UTC)

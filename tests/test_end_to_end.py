@@ -1,0 +1,146 @@
+"""newsmon crawl -> newsmon digest --now against real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from conftest import newsmon, write_config
+
+from monitor.sample_site.server import Reply
+
+pytestmark = pytest.mark.slow
+
+TOPICS = """\
+topics:
+  ceasefire:
+    keywords: ["ceasefire talks", "cease-fire negotiations", truce, "перемир'я", "переговори про припинення вогню"]
+  kursk:
+    query: 'Kursk (offensive OR advance) -baseball'
+recipients:
+  - email: alice@example.org
+    topics: [ceasefire, kursk]
+    at: "07:00"
+    timezone: Europe/Kyiv
+"""
+
+EXPECTED = {  # sample-site article -> topics a reader would want it under
+    "/news/kursk-front-line.html": "kursk",
+    "/news/geneva-ceasefire-talks.html": "ceasefire",
+    "/news/pereemyria-ukr.html": "ceasefire",
+}
+
+
+def dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again: nothing listens there
+
+
+def config_text(mongo_uri: str, data_dir: Path, feeds: list[tuple[str, str]], smtp_port: int | None) -> str:
+    feed_lines = "".join(f"  - url: {url}\n    name: {name}\n" for name, url in feeds)
+    mail = 'mail:\n  from: "newsmon <newsmon@example.org>"\n'
+    if smtp_port:
+        mail += f"  smtp: smtp+plain://127.0.0.1:{smtp_port}\n"
+    return (
+        f"storage:\n  mongodb_uri: {mongo_uri}\n  data_dir: {data_dir}\n"
+        f"crawl:\n  every: 30m\n  timeout: 5s\n  retries: 1\n"
+        f"feeds:\n{feed_lines}{TOPICS}{mail}"
+    )
+
+
+def digest_links(message) -> set[str]:
+    html = message.get_payload()[1].get_payload(decode=True).decode()
+    return {path for path in EXPECTED if path in html}
+
+
+def test_crawl_then_digest_delivers_each_match_once(tmp_path, site, smtp, mongo_uri):
+    box, port = smtp
+    site.routes["/feeds/broken.xml"] = Reply(
+        200, b"<html><body>Gateway says hello</body></html>", {"Content-Type": "text/html"}
+    )
+    site.routes["/feeds/error.xml"] = Reply(500, b"boom", {"Content-Type": "text/plain"})
+    feeds = [
+        ("world", site.url("/feeds/world.xml")),
+        ("sport", site.url("/feeds/sport.atom")),
+        ("ua", site.url("/feeds/ua.rdf")),
+        ("broken", site.url("/feeds/broken.xml")),
+        ("error", site.url("/feeds/error.xml")),
+        ("dead", f"http://127.0.0.1:{dead_port()}/rss.xml"),
+    ]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, port))
+
+    first = newsmon(config, "crawl")
+    assert first.returncode == 0, first.stderr
+    assert "new articles: 7" in first.stdout
+    assert "new matches: 3" in first.stdout
+    for name in ("broken", "error", "dead"):
+        assert f"failed: {name}:" in first.stdout
+    assert "failed: error: HTTP 500" in first.stdout
+
+    sent = newsmon(config, "digest", "--now")
+    assert sent.returncode == 0, sent.stderr
+    assert len(box.messages) == 1
+    mail = box.messages[0]
+    assert mail["To"] == "alice@example.org" and mail["Message-ID"] and mail["Date"]
+    assert mail.get_content_type() == "multipart/alternative"
+    assert digest_links(mail) == set(EXPECTED)
+    text = mail.get_payload()[0].get_payload(decode=True).decode()
+    assert "Kursk baseball" not in text and "grain export" not in text  # excluded and decoy articles
+    assert "Getty Images" not in text and "Baseball Hustle" not in text  # photo credit, spam links
+
+    again = newsmon(config, "crawl")
+    assert again.returncode == 0, again.stderr
+    assert "new articles: 0" in again.stdout and "new matches: 0" in again.stdout
+    article_hits = [h for p in EXPECTED for h in site.hits(p)]
+    assert len(article_hits) == len(EXPECTED)  # no article was fetched twice
+    world = site.hits("/feeds/world.xml")
+    assert world[-1].get("If-None-Match")  # the re-crawl asked conditionally
+
+    newsmon(config, "digest", "--now")
+    assert len(box.messages) == 1  # nothing new: no mail
+
+
+def test_failed_send_is_retried_then_delivered_once(tmp_path, site, smtp, mongo_uri):
+    box, port = smtp
+    feeds = [("world", site.url("/feeds/world.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, port))
+    assert newsmon(config, "crawl").returncode == 0
+
+    box.refuse = True
+    failed = newsmon(config, "digest", "--now")
+    assert failed.returncode == 1 and "failed" in failed.stdout
+    assert box.messages == []
+
+    box.refuse = False
+    ok = newsmon(config, "digest", "--now")
+    assert ok.returncode == 0, ok.stderr
+    assert len(box.messages) == 1
+    assert digest_links(box.messages[0]) == {
+        "/news/kursk-front-line.html",
+        "/news/geneva-ceasefire-talks.html",
+    }
+
+    newsmon(config, "digest", "--now")
+    assert len(box.messages) == 1
+
+
+def test_every_feed_failing_exits_1(tmp_path, mongo_uri):
+    feeds = [("dead", f"http://127.0.0.1:{dead_port()}/rss.xml")]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    done = newsmon(config, "crawl")
+    assert done.returncode == 1
+    assert "failed: dead:" in done.stdout
+
+
+def test_dry_run_renders_without_recording(tmp_path, site, mongo_uri):
+    feeds = [("world", site.url("/feeds/world.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    assert newsmon(config, "crawl").returncode == 0
+    dry = newsmon(config, "digest", "--now", "--dry-run")
+    assert dry.returncode == 0 and "dry-run" in dry.stdout
+    real = newsmon(config, "digest", "--now")
+    assert "sent (2 items)" in real.stdout  # the dry run recorded nothing
+    outbox = sorted((tmp_path / "var" / "outbox").glob("*.eml"))
+    assert len(outbox) == 2 and sum("dry-run" in p.name for p in outbox) == 1

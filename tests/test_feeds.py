@@ -1,0 +1,85 @@
+"""Real-world feeds parse into entries with absolute links, or fail with a clear FeedError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import shared_or_skip
+
+from monitor.feeds import FeedError, html_to_text, parse_feed
+
+DATA = Path(__file__).parent / "data" / "feeds"
+
+# file -> (entries, a title fragment that only decodes right with the right charset)
+EXPECTED = {
+    "bbc_news_2024.xml": (53, "Suspended Labour councillor"),
+    "golem_de_2018_iso8859-1.xml": (40, "Hinweise auf PC-Umsetzung"),
+    "lecerclepsy_fr_no_decl_iso8859-1.xml": (9, "Perturbateurs endocriniens : quels effets sur le cerveau"),
+    "heise_de_rss091_rdf.xml": (60, "Vorsichtsmaßnahmen"),
+    "heise_developer_atom.xml": (15, "Java-Anwendungsserver"),
+    "science_mag_rss10.xml": (69, "Food for fungi"),
+    "pravda_com_ua_windows-1251.xml": (20, "День сердца"),
+    "neverwinter_relative_links.xml": (2, "Neverwinter"),
+    "guardian_world_2022_no_decl.xml": (54, "Saudi foreign minister"),
+    "oren_ru_windows-1251_yandex.xml.gz": (10, "В Бузулуке"),
+    "suspilne_ukrnet_2023.xml": (19, "Торгівля між Росією та Китаєм"),
+    "tjrs_jus_br_rss091_iso8859-1.xml": (1, "Comitê completa"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_real_feed_parses(name):
+    count, title = EXPECTED[name]
+    parsed = parse_feed((DATA / name).read_bytes(), f"https://feeds.example.org/{name}", "f")
+    assert len(parsed.entries) == count
+    assert any(title in e.title for e in parsed.entries)
+    assert all(e.link.startswith(("http://", "https://")) for e in parsed.entries)
+    assert len({e.key for e in parsed.entries}) == count
+
+
+def test_relative_links_resolve_against_the_feed_url():
+    parsed = parse_feed(
+        (DATA / "neverwinter_relative_links.xml").read_bytes(), "https://games.example/rss", "n"
+    )
+    assert all(e.link.startswith("https://games.example/") for e in parsed.entries)
+
+
+def test_truncated_feed_is_a_clear_error():
+    with pytest.raises(FeedError, match="no entries could be read"):
+        parse_feed((DATA / "reuters_mostread_invalid.xml").read_bytes(), "https://x.example/rss", "r")
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html><body><p>Service unavailable</p></body></html>", b"", b"\x1f\x8b\x08broken-gzip"]
+)
+def test_not_a_feed_is_a_clear_error(body):
+    with pytest.raises(FeedError):
+        parse_feed(body, "https://x.example/rss", "x", "text/html")
+
+
+def test_entry_dates_are_utc_and_text_is_plain():
+    parsed = parse_feed((DATA / "bbc_news_2024.xml").read_bytes(), "https://feeds.example.org/bbc", "bbc")
+    entry = parsed.entries[0]
+    assert entry.published is not None and entry.published.utcoffset().total_seconds() == 0
+    assert "<" not in entry.summary
+
+
+def test_html_to_text_keeps_paragraphs():
+    assert html_to_text("<p>One &amp; two</p><p>Three<br/>four</p>") == "One & two\n\nThree\nfour"
+
+
+def test_every_shared_corpus_feed_parses_or_fails_clearly():
+    folder = shared_or_skip("corpus", "feeds")
+    parsed = failed = 0
+    for path in sorted(folder.iterdir()):
+        if path.suffix in (".md", ".tsv"):
+            continue
+        try:
+            feed = parse_feed(path.read_bytes(), f"https://feeds.example.org/{path.name}", path.stem)
+            assert feed.entries, path.name
+            parsed += 1
+        except FeedError as exc:
+            assert str(exc), path.name
+            failed += 1
+    assert parsed >= 55 and failed <= 1
