@@ -31,6 +31,8 @@ _SUPERSETS = {
     "big5": "big5hkscs",
 }
 
+_WIDER = {codecs.lookup(narrow).name: wide for narrow, wide in _SUPERSETS.items()}
+
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -53,7 +55,7 @@ def normalize_charset(label: str | None) -> str | None:
         name = codecs.lookup(label.strip().strip("\"'")).name
     except LookupError:
         return None
-    return _SUPERSETS.get(name, name)
+    return _WIDER.get(name, name)
 
 
 def declared_charset(content_type: str | None) -> str | None:
