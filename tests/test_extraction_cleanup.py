@@ -28,7 +28,11 @@ CASES = [
     ("lakeside_flood.html", "photo_credit", "Photo: Maria Lopez/Reuters"),
     ("lakeside_flood.html", "photo_credit", "(Photo by John Smith/Getty Images)"),
     ("harbour_ferry.html", "copyright", "Copyright 2024 Harbour Times Media. All rights reserved."),
-    ("lakeside_flood.html", "related", "Read more: City council approves new flood barriers for the east bank"),
+    (
+        "lakeside_flood.html",
+        "related",
+        "Read more: City council approves new flood barriers for the east bank",
+    ),
     (
         "lakeside_flood.html",
         "promo",
@@ -82,15 +86,31 @@ def test_article_lists_and_sentences_survive() -> None:
 
 def test_leading_headline_repeat_is_dropped() -> None:
     text = "Ferry starts in June\nA night ferry will run from June.\nFerry starts in June"
-    assert clean_text(text, title="Ferry Starts in June") == "A night ferry will run from June.\nFerry starts in June"
+    assert (
+        clean_text(text, title="Ferry Starts in June")
+        == "A night ferry will run from June.\nFerry starts in June"
+    )
 
 
 def test_newsweb_style_page_keeps_body_and_drops_chrome() -> None:
     art = extract_article((PAGES / "harbour_ferry.html").read_bytes(), "https://harbour-times.test/x")
     assert art.text.startswith("A night ferry between the outer islands")
     assert "morning market" in art.text
-    for junk in ("AFP", "Getty", "cookies", "Morning Briefing", "inbox", "Share", "Telegram", "Related", "ceasefire",
-                 "reader_42", "No ferry will run on time", "All rights reserved", "rowing cup"):
+    for junk in (
+        "AFP",
+        "Getty",
+        "cookies",
+        "Morning Briefing",
+        "inbox",
+        "Share",
+        "Telegram",
+        "Related",
+        "ceasefire",
+        "reader_42",
+        "No ferry will run on time",
+        "All rights reserved",
+        "rowing cup",
+    ):
         assert junk not in art.text, junk
 
 

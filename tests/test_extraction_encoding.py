@@ -21,8 +21,8 @@ TEXTS = {
     ),
     "iso-8859-1": (
         "fr",
-        "Le conseil municipal a voté la rénovation du marché couvert. Les élèves du lycée voisin ont présenté "
-        "leurs idées pour la façade, et les travaux débuteront après l'été, a précisé le maire.",
+        "Le conseil municipal a voté la rénovation du marché couvert. Les élèves du lycée voisin ont "
+        "présenté leurs idées pour la façade, et les travaux débuteront après l'été, a précisé le maire.",
     ),
     "shift_jis": (
         "ja",
@@ -33,7 +33,8 @@ TEXTS = {
 
 
 def _page(text: str, meta: str = "") -> str:
-    return f"<!DOCTYPE html><html><head>{meta}<title>t</title></head><body><article><p>{text}</p></article></body></html>"
+    head = f"<!DOCTYPE html><html><head>{meta}<title>t</title></head>"
+    return f"{head}<body><article><p>{text}</p></article></body></html>"
 
 
 @pytest.mark.parametrize("charset", sorted(TEXTS))

@@ -19,6 +19,7 @@ from lxml.html import HtmlElement, fragment_fromstring
 
 __all__ = ["agreement", "extract_body", "html_to_text", "shingles"]
 
+MIN_LAST_RESORT_WORDS = 25
 AGREE = 0.8  # fast/precise F1 above which readability is not consulted (chosen on the tuning split)
 
 _WORD = re.compile(r"\w+")
@@ -109,9 +110,14 @@ def extract_body(tree: HtmlElement) -> str:
     readable = _readability(tree)
     candidates.append((readable, shingles(readable)))
     candidates = [c for c in candidates if c[0].strip()]
+    if not precise:
+        # Without the precise pass a few words are menu or footer text, not an article.
+        candidates = [c for c in candidates if sum(c[1].values()) + 3 >= MIN_LAST_RESORT_WORDS]
     if not candidates:
-        # Last resort: trafilatura's full cascade (its own readability and jusText fallbacks).
-        return _trafilatura(tree, favor_recall=True)
+        # Last resort: trafilatura's full cascade (its own readability and jusText fallbacks), which
+        # on a page without an article returns menu words; those are not an article.
+        text = _trafilatura(tree, favor_recall=True)
+        return text if len(_WORD.findall(text)) >= MIN_LAST_RESORT_WORDS else ""
     if len(candidates) < 3:
         return max(candidates, key=lambda c: len(c[0]))[0]
 
