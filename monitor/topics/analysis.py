@@ -39,6 +39,7 @@ class Analysis:
     __slots__ = (
         "_by3",
         "_pair_pos",
+        "_sentences",
         "_single_pos",
         "_spans",
         "doc",
@@ -58,15 +59,13 @@ class Analysis:
         self.doc = doc
         self.lang = lang
         self.host = host_of(doc.url) if doc.url else ""
-        t_folded, t_join = normalize.tokenize(doc.title)
-        b_folded, b_join = normalize.tokenize(doc.text)
+        t_folded, t_glued = normalize.tokenize(doc.title)
+        b_folded, b_glued = normalize.tokenize(doc.text)
         self.n_title = len(t_folded)
         folded = [*t_folded, SENTINEL, *b_folded]
-        joins = [*t_join, False, *b_join]
+        glued = [*t_glued, "", *b_glued]
         self.folded = folded
         self.stems = normalize.stem_all(folded, lang)
-        glued = [a + b if j else "" for a, b, j in zip(folded, folded[1:], joins, strict=False)]
-        glued.append("")
         self.pairs = normalize.stem_all(glued, lang)
         self.stemset = set(self.stems)
         self.pairset = set(self.pairs)
@@ -80,6 +79,7 @@ class Analysis:
         self._pair_pos: dict[str, list[int]] | None = None
         self._by3: dict[str, list[int]] | None = None
         self._spans: list[tuple[int, int]] | None = None
+        self._sentences: dict[str, list[tuple[int, int]]] = {}
 
     # Lazy indexes: only phrases, NEAR, prefixes and hit reporting need positions.
 
@@ -119,6 +119,15 @@ class Analysis:
         """0-based index of body word p (only for p > n_title)."""
         return p - self.n_title - 1
 
+    def sentences(self, field: str) -> list[tuple[int, int]]:
+        """Sentence spans of the title or text, computed once for all topics that matched."""
+        found = self._sentences.get(field)
+        if found is None:
+            from monitor.topics.snippet import sentences
+
+            found = self._sentences[field] = sentences(self.doc.title if field == "title" else self.doc.text)
+        return found
+
     def span(self, p: int) -> tuple[str, int, int]:
         """("title"|"text", start, end) of word p in the original title/text."""
         if self._spans is None:
@@ -129,4 +138,6 @@ class Analysis:
                 raise AssertionError("tokeniser and span finder disagree")
             self._spans = spans
         start, end = self._spans[p]
-        return ("title" if p < self.n_title else "text", start, end)
+        if p < self.n_title:
+            return ("title", start + normalize.elision_length(self.doc.title[start:end]), end)
+        return ("text", start + normalize.elision_length(self.doc.text[start:end]), end)

@@ -47,9 +47,9 @@ def build_hit(topic: str, occurrences: Iterable[tuple[int, int]], a: Analysis) -
         (title_hits if field == "title" else body_hits).append((start, end, key, weight))
     score = sum(best[k] + 0.25 * math.log2(counts[k]) for k in best)
     if body_hits:
-        snippet, highlights = make_snippet(a.doc.text, body_hits)
+        snippet, highlights = make_snippet(a.doc.text, body_hits, sents=a.sentences("text"))
     else:
-        snippet, highlights = make_snippet(a.doc.title, title_hits)
+        snippet, highlights = make_snippet(a.doc.title, title_hits, sents=a.sentences("title"))
     terms: list[str] = []
     for surface in surfaces.values():
         if surface not in terms:

@@ -106,29 +106,58 @@ def words(text: str) -> list[str]:
     return [w for w in (fold(m) for m in WORD_RE.findall(text)) if w]
 
 
-def tokenize(text: str) -> tuple[list[str], list[bool]]:
-    """Folded words of `text` and, per word, whether it may join the next one into a compound."""
+FUNCTION_WORDS = frozenset(
+    """
+    the a an and or of to in on for is are was were be been by with at from as that this it its not but
+    has have had will would he she they we you i his her their our s
+    der die das und den von zu mit sich des auf für ist im dem nicht ein eine als auch es an er
+    le la les de des du un une et en au aux pour que qui dans sur par est il elle ne pas se
+    el los las del y que una por con para al lo
+    il lo gli di della e che per non
+    o os as do da dos das em um uma com nao
+    и в во не что он на я с со как а то все она так его но да к у же вы за бы по только ее было
+    і й на з що до та як від це
+    """.split()  # noqa: SIM905 - easier to read and extend as text
+)
+
+
+def tokenize(text: str) -> tuple[list[str], list[str]]:
+    """Folded words of `text` and, per word, the word glued to the next one as a compound or "".
+
+    Hyphenated neighbours always glue (``cease-fire``); space-separated ones only when both
+    have three or more letters and neither is a function word, so ``cease fire`` reads as
+    ``ceasefire`` but ``and I`` never reads as ``Andy`` nor ``the rapist`` as ``therapist``.
+    """
     found = _WORD_SEP_RE.findall(text)
     if not found:
         return [], []
     raw, seps = zip(*found, strict=True)
     get = _FOLD.__getitem__
     folded = [get(w)[0] for w in raw]
-    return folded, [bool(s) for s in seps]
+    fw = FUNCTION_WORDS
+    glued = [
+        a + b
+        if s and (s in "-\u2010\u2011" or (len(a) > 2 and len(b) > 2 and a not in fw and b not in fw))
+        else ""
+        for a, b, s in zip(folded, folded[1:], seps, strict=False)
+    ]
+    glued.append("")
+    return folded, glued
 
 
 def spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the words `tokenize` returns, same order, elisions excluded.
+    """Character spans of the words `tokenize` returns, same order (elisions not yet removed:
+    see `elision_length`).
 
     Computed separately (only for matched articles) because spans are only needed for
     snippets and highlights, and match objects are the slow part of tokenising.
     """
-    out = []
-    get = _FOLD.__getitem__
-    for m in WORD_RE.finditer(text):
-        start, end = m.span()
-        out.append((start + get(m.group())[1], end))
-    return out
+    return [m.span() for m in WORD_RE.finditer(text)]
+
+
+def elision_length(word: str) -> int:
+    """How many leading characters of `word` as written are an elision (``l'`` -> 2)."""
+    return _FOLD[word][1]
 
 
 # ---- stemming ---------------------------------------------------------------------------------

@@ -22,27 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitor.topics.analysis import Analysis
+from monitor.topics.normalize import FUNCTION_WORDS
 from monitor.topics.query import And, Near, Node, Not, Or, Phrase, Prefix, Site
 
 Key = tuple[str, int | str]  # ("w", vocab id) or ("p", first three letters)
 Plan = frozenset[Key] | None
 
-_FUNCTION_WORDS_TEXT = """
-the a an and or of to in on for is are was were be been by with at from as that this it its not but
-has have had will would he she they we you i his her their our s
-der die das und den von zu mit sich des auf für ist im dem nicht ein eine als auch es an er
-le la les de des du un une et en au aux pour que qui dans sur par est il elle ne pas se
-el los las del y que una por con para al lo
-il lo gli di della e che per non
-o os as do da dos das em um uma com nao
-и в во не что он на я с со как а то все она так его но да к у же вы за бы по только ее было
-і й на з що до та як від це
-"""
-_FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
 
 
 def _word_weight(word: str) -> float:
-    return 0.5 if word in _FUNCTION_WORDS else float(len(word))
+    return 0.5 if word in FUNCTION_WORDS else float(len(word))
 
 
 @dataclass(frozen=True)

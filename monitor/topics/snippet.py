@@ -17,6 +17,7 @@ ELLIPSIS = "…"
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'»”’)\]]*\s+|\s*\n\s*")
 _SPACE = re.compile(r"\s+")
+_NOT_SINGLE_SPACE = re.compile(r"[^\S ]| {2,}")
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -60,17 +61,20 @@ def _window(text: str, lo: int, hi: int, focus: tuple[int, int], limit: int) -> 
 
 
 def make_snippet(
-    text: str, hits: Sequence[tuple[int, int, str, float]], limit: int = SNIPPET_LIMIT
+    text: str,
+    hits: Sequence[tuple[int, int, str, float]],
+    limit: int = SNIPPET_LIMIT,
+    sents: list[tuple[int, int]] | None = None,
 ) -> tuple[str, tuple[tuple[int, int], ...]]:
     """Snippet of `text` around the strongest hit, and highlight offsets into it.
 
     `hits` are (start, end, term key, weight) in `text`. The strongest sentence is the one
     whose distinct terms weigh most (earliest wins ties); neighbours are added while the
-    snippet stays within `limit` characters.
+    snippet stays within `limit` characters. `sents` are `sentences(text)`, if already known.
     """
     if not hits:
         return "", ()
-    sents = sentences(text) or [(0, len(text))]
+    sents = (sentences(text) if sents is None else sents) or [(0, len(text))]
     starts = [s for s, _ in sents]
 
     def sentence_of(pos: int) -> int:
@@ -112,36 +116,29 @@ def _collapse(
 ) -> tuple[str, tuple[tuple[int, int], ...]]:
     """text[lo:hi] with whitespace runs collapsed, plus the spans inside it, remapped."""
     piece = text[lo:hi]
-    out: list[str] = [prefix]
-    # (original offset where a run starts, chars removed up to and including that run)
-    runs: list[tuple[int, int]] = []
-    removed = 0
-    last = 0
-    for m in _SPACE.finditer(piece):
-        out.append(piece[last : m.start()])
-        out.append(" ")
-        removed += (m.end() - m.start()) - 1
-        runs.append((m.end(), removed))
-        last = m.end()
-    out.append(piece[last:])
-    out.append(suffix)
-    run_ends = [r[0] for r in runs]
+    if not _NOT_SINGLE_SPACE.search(piece):  # common case: nothing to collapse, offsets only shift
+        shift = len(prefix) - lo
+        return f"{prefix}{piece}{suffix}", _merge(
+            (start + shift, end + shift) for start, end in sorted(set(spans)) if lo <= start and end <= hi
+        )
+    collapsed = _SPACE.sub(" ", piece)
 
-    def remap(offset: int) -> int:
-        i = bisect.bisect_right(run_ends, offset) - 1
-        return offset - (runs[i][1] if i >= 0 else 0) + len(prefix)
+    def remap(offset: int) -> int:  # offsets are word starts/ends, never inside a whitespace run
+        return len(_SPACE.sub(" ", piece[:offset])) + len(prefix)
 
-    marks: list[tuple[int, int]] = []
-    for start, end in sorted(set(spans)):
-        if lo <= start and end <= hi:
-            marks.append((remap(start - lo), remap(end - lo)))
+    marks = ((remap(start - lo), remap(end - lo)) for start, end in sorted(set(spans)) if lo <= start and end <= hi)
+    return f"{prefix}{collapsed}{suffix}", _merge(marks)
+
+
+def _merge(marks: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Sorted highlight spans with overlapping ones merged."""
     merged: list[tuple[int, int]] = []
     for start, end in marks:
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
             merged.append((start, end))
-    return "".join(out), tuple(merged)
+    return tuple(merged)
 
 
 def mark_text(snippet: str, highlights: Iterable[tuple[int, int]]) -> str:
