@@ -33,7 +33,8 @@ feeds:
     name: sample-ua
 topics:
   ceasefire:
-    keywords: ["ceasefire talks", "cease-fire negotiations", truce, "перемир'я", "переговори про припинення вогню"]
+    keywords: ["ceasefire talks", "cease-fire negotiations", truce, "перемир'я",
+               "переговори про припинення вогню"]
   kursk:
     query: 'Kursk (offensive OR advance) -baseball'
 recipients:

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +72,10 @@ def _server_command() -> list[str]:
     return [sys.executable, "-c", "from nx_27017.nx_27017 import main; main()"]
 
 
+_held: dict[Path, int] = {}  # data dir -> how many Store.open() in this process hold it
+_held_lock = threading.Lock()
+
+
 class EmbeddedServer:
     def __init__(self, data_dir: Path):
         self.dir = Path(data_dir) / "db"
@@ -102,15 +107,19 @@ class EmbeddedServer:
 
     def acquire(self) -> str:
         """Start the server or join the running one; return its MongoDB URI."""
-        with self._locked():
+        with _held_lock, self._locked():
             port = self.running_port() or self._start()
             self.leases.mkdir(exist_ok=True)
             self.lease.write_text(str(port))
+            _held[self.dir] = _held.get(self.dir, 0) + 1
         return f"mongodb://127.0.0.1:{port}/"
 
     def release(self) -> None:
         """Leave; stop the server when no live process holds a lease."""
-        with self._locked():
+        with _held_lock, self._locked():
+            _held[self.dir] = max(_held.get(self.dir, 0) - 1, 0)
+            if _held[self.dir]:  # another thread of this process still uses it
+                return
             self.lease.unlink(missing_ok=True)
             if self._live_leases():
                 return

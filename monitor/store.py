@@ -35,10 +35,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """pymongo hands back naive UTC datetimes; the core only sees aware ones."""
-    if value is None:
+def _aware(value: datetime | str | None) -> datetime | None:
+    """Aware UTC datetimes for the core. The embedded server turns a datetime written by an
+    update ($set) into an ISO string, so both forms are read back."""
+    if value is None or value == "":
         return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

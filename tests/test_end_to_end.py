@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 TOPICS = """\
 topics:
   ceasefire:
-    keywords: ["ceasefire talks", "cease-fire negotiations", truce, "перемир'я", "переговори про припинення вогню"]
+    keywords: ["ceasefire talks", "cease-fire negotiations", truce, "перемир'я",
+               "переговори про припинення вогню"]
   kursk:
     query: 'Kursk (offensive OR advance) -baseball'
 recipients:

@@ -32,11 +32,12 @@ def test_run_crawls_sends_due_digest_and_stops_on_sigterm(tmp_path, site, smtp, 
     text = text.replace("every: 30m", "every: 2s").replace('at: "07:00"', f'at: "{due}"')
     text = text.replace("timezone: Europe/Kyiv", "timezone: UTC")
     config = write_config(tmp_path / "monitor.yaml", text)
+    log = open(tmp_path / "run.log", "w")  # noqa: SIM115 - a file, not a pipe: a full pipe would stall it
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(config), "-v", "run"],
         cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "MONITOR_WORKERS": "1"},
     )
@@ -45,10 +46,12 @@ def test_run_crawls_sends_due_digest_and_stops_on_sigterm(tmp_path, site, smtp, 
         assert wait_for(lambda: len(site.hits("/feeds/world.xml")) >= 2, 60), "no second crawl"
         time.sleep(1)
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+        log.close()
+    err = (tmp_path / "run.log").read_text()
     assert proc.returncode == 0, err
     assert "stopped" in err
     assert len(box.messages) == 1  # the due digest went out once, not once per crawl

@@ -8,7 +8,12 @@ from monitor.ingest import FetchedPage
 from monitor.models import FeedEntry
 
 
-@dataclass
+@dataclass(repr=False)
 class ArticleItem:
     entries: list[FeedEntry]  # one or more (the same article in several feeds)
     page: FetchedPage
+
+    def __repr__(self) -> str:  # Scrapy logs items: never the whole page
+        size = len(self.page.body) if self.page.body is not None else 0
+        page = self.page
+        return f"<ArticleItem {page.url} status={page.status} bytes={size} entries={len(self.entries)}>"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from scrapy.crawler import CrawlerProcess
 
 from monitor.config import Config
@@ -16,7 +18,10 @@ def run_crawl(
 ) -> CrawlSummary:
     settings = crawl_settings(config)
     settings.set("LOG_LEVEL", log_level, priority="cmdline")
-    process = CrawlerProcess(settings, install_root_handler=True)
+    # Scrapy installs its own root handler at LOG_LEVEL; a second one (the CLI's) would echo its DEBUG
+    for handler in logging.root.handlers[:]:
+        logging.root.removeHandler(handler)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(FeedsSpider)
     process.crawl(crawler, config=config, store=store, feeds=feed_names or None)
     process.start()
