@@ -36,8 +36,13 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.topics import Document, QueryError, TopicMatcher, compile_topic  # noqa: E402
-from monitor.topics import normalize  # noqa: E402
+from monitor.topics import (
+    Document,
+    QueryError,
+    TopicMatcher,
+    compile_topic,
+    normalize,
+)
 
 SHARED = Path(os.environ.get("NEWSMON_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 GROUND_TRUTH = SHARED / "corpus" / "aeb" / "ground-truth.json"
@@ -215,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     current, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(
-        f"memory: {current / 2**20:.1f} MiB held by {len(topics)} compiled queries + matcher (peak {peak / 2**20:.1f})"
+        f"memory: {current / 2**20:.1f} MiB held by {len(topics)} compiled queries + matcher"
+        f" (peak {peak / 2**20:.1f} MiB)"
     )
 
     baseline = TopicMatcher(topics, presearch=False)

@@ -29,7 +29,6 @@ Key = tuple[str, int | str]  # ("w", vocab id) or ("p", first three letters)
 Plan = frozenset[Key] | None
 
 
-
 def _word_weight(word: str) -> float:
     return 0.5 if word in FUNCTION_WORDS else float(len(word))
 

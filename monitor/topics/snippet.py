@@ -126,7 +126,9 @@ def _collapse(
     def remap(offset: int) -> int:  # offsets are word starts/ends, never inside a whitespace run
         return len(_SPACE.sub(" ", piece[:offset])) + len(prefix)
 
-    marks = ((remap(start - lo), remap(end - lo)) for start, end in sorted(set(spans)) if lo <= start and end <= hi)
+    marks = (
+        (remap(start - lo), remap(end - lo)) for start, end in sorted(set(spans)) if lo <= start and end <= hi
+    )
     return f"{prefix}{collapsed}{suffix}", _merge(marks)
 
 

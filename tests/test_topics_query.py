@@ -1,0 +1,109 @@
+"""Query parsing: malformed queries are refused with a message pointing at the column."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.topics import QueryError, compile_topic, explain
+
+
+@pytest.mark.parametrize(
+    ("query", "column", "reason"),
+    [
+        ("", 1, "empty query"),
+        ("   ", 1, "empty query"),
+        ('kursk "peace talks', 7, "unclosed quote"),
+        ("kursk (offensive OR advance", 7, "unclosed parenthesis"),
+        ("kursk offensive)", 16, "unmatched ')'"),
+        ("kursk ()", 7, "empty parentheses"),
+        ("russia NEAR/ talks", 8, "NEAR needs a distance"),
+        ("russia NEAR talks", 8, "NEAR needs a distance"),
+        ("russia NEAR/0 talks", 8, "at least 1"),
+        ("NEAR/3 talks", 1, "NEAR needs a word or phrase on both sides"),
+        ("russia NEAR/3", 8, "NEAR needs a word or phrase on both sides"),
+        ("russia NEAR/3 -talks", 8, "NEAR needs a word or phrase on both sides"),
+        ("russia NEAR/3 site:x.org", 8, "NEAR needs a word or phrase on both sides"),
+        ("AND kursk", 1, "AND needs a term on both sides"),
+        ("kursk AND", 7, "AND needs a term on both sides"),
+        ("kursk OR", 7, "OR needs a term on both sides"),
+        ("OR kursk", 1, "OR needs a term on both sides"),
+        ("kursk OR OR donbas", 7, "OR needs a term on both sides"),
+        ("kursk NOT", 7, "NOT needs a term after it"),
+        ("kursk - baseball", 7, "'-' must be directly followed"),
+        ("-baseball", 1, "only excludes"),
+        ("NOT baseball -cricket", 1, "only excludes"),
+        ("-site:example.org", 1, "only excludes"),
+        ("kursk OR -baseball", 10, "only excludes"),
+        ("site:", 1, "site: needs a domain"),
+        ("title: kursk", 1, "title: needs a word"),
+        ("kur*sk", 4, "'*' is only allowed at the end"),
+        ("*", 1, "'*' must end a single word"),
+        ("kursk !!!", 7, "no letters or digits"),
+    ],
+)
+def test_malformed_query(query: str, column: int, reason: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        compile_topic("t", query=query)
+    err = caught.value
+    assert reason in err.reason
+    assert err.column == column
+    assert err.query == query
+    lines = str(err).split("\n")
+    assert reason in lines[0]
+    assert lines[1] == f"  {query}"
+    assert lines[2] == "  " + " " * (column - 1) + "^"
+
+
+def test_query_error_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="unclosed quote"):
+        compile_topic("t", query='"open')
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Kursk (offensive OR advance) -baseball",
+        'title:"peace talks" site:example.org -site:spam.example.org',
+        "russia NEAR/5 (talks OR negotiations) kurs*",
+        "site:example.org",  # positive on its own: evaluated for every document
+        "a AND b OR c NOT d",
+        "and or not near",  # lower case: words
+    ],
+)
+def test_valid_queries_compile(query: str) -> None:
+    assert compile_topic("t", query=query).name == "t"
+
+
+def test_keywords_or_query_exactly_one() -> None:
+    with pytest.raises(QueryError, match="either keywords or query"):
+        compile_topic("t")
+    with pytest.raises(QueryError, match="either keywords or query"):
+        compile_topic("t", keywords=["a"], query="a")
+    with pytest.raises(QueryError, match="keyword #2 has no letters"):
+        compile_topic("t", keywords=["ok", "--"])
+    with pytest.raises(QueryError, match="keywords is empty"):
+        compile_topic("t", keywords=[])
+
+
+def test_explain_shows_structure_and_normalised_words() -> None:
+    text = explain(
+        'Kursk (offensive OR advance) -baseball title:"Cease-Fire" NEAR/3 l’Élysée site:Example.org'
+    )
+    assert text.split("\n") == [
+        "AND",
+        '  WORD "kursk"',
+        "  OR",
+        '    WORD "offensive"',
+        '    WORD "advance"',
+        "  NOT",
+        '    WORD "baseball"',
+        "  NEAR/3 (within 3 words, either order)",
+        '    PHRASE title:"cease fire"',
+        '    WORD "elysee"',
+        "  SITE example.org (or a subdomain)",
+    ]
+
+
+def test_explain_refuses_malformed() -> None:
+    with pytest.raises(QueryError):
+        explain("(kursk")
