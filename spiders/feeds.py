@@ -118,6 +118,12 @@ class FeedsSpider(scrapy.Spider):
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
         name = response.meta["feed"]
+        try:
+            yield from self._parse_feed(name, response)
+        except StoreError as exc:  # the database went away: nothing advanced, the next crawl redoes it
+            self._fail(name, self.config.feed(name).url, f"database error: {exc}")
+
+    def _parse_feed(self, name: str, response: Response) -> Iterator[Request]:
         feed = self.config.feed(name)
         if response.status == 304:
             self._count("feeds_not_modified")

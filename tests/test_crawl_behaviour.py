@@ -1,0 +1,92 @@
+"""Crawl behaviour a site owner or a user notices: one article per story across feeds, robots.txt,
+Retry-After, feed health, and nothing lost when the database goes away mid-crawl."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pymongo
+import pytest
+from conftest import newsmon, write_config
+from test_end_to_end import config_text
+
+from monitor.sample_site.server import Reply
+
+pytestmark = pytest.mark.slow
+
+
+def db(mongo_uri: str):
+    client = pymongo.MongoClient(mongo_uri, serverSelectionTimeoutMS=3000)
+    return client, client.get_default_database()
+
+
+def test_same_article_from_two_feeds_is_stored_once(tmp_path, site, mongo_uri):
+    feeds = [("world", site.url("/feeds/world.xml")), ("copy", site.url("/feeds/world.xml?edition=intl"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    done = newsmon(config, "crawl")
+    assert done.returncode == 0, done.stderr
+    assert "new articles: 3" in done.stdout
+    assert len(site.hits("/news/geneva-ceasefire-talks.html")) == 1
+    client, database = db(mongo_uri)
+    with client:
+        doc = database.articles.find_one({"url": {"$regex": "geneva-ceasefire-talks"}})
+        assert sorted(doc["feeds"]) == ["copy", "world"]
+        assert "utm_" not in doc["url"]  # tracking parameters are not part of the identity
+
+
+def test_robots_disallowed_pages_are_never_requested(tmp_path, site, mongo_uri):
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title><link>http://x/</link>'
+        b"<item><title>Members only: truce details</title><link>/private/truce.html</link>"
+        b"<guid>p1</guid><description>A truce was agreed, officials said.</description></item>"
+        b"</channel></rss>"
+    )
+    site.routes["/feeds/private.xml"] = Reply(200, rss, {"Content-Type": "application/rss+xml"})
+    feeds = [("private", site.url("/feeds/private.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    done = newsmon(config, "crawl")
+    assert done.returncode == 0, done.stderr
+    assert site.hits("/private/truce.html") == []
+    client, database = db(mongo_uri)
+    with client:
+        doc = database.articles.find_one({})
+        assert doc["source"] == "feed" and "truce was agreed" in doc["text"]  # kept from the feed, marked
+
+
+def test_retry_after_is_honoured_and_health_is_shown(tmp_path, site, mongo_uri):
+    site.routes["/feeds/busy.xml"] = Reply(429, b"slow down", {"Retry-After": "3600"})
+    feeds = [("busy", site.url("/feeds/busy.xml")), ("world", site.url("/feeds/world.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    first = newsmon(config, "crawl")
+    assert "failed: busy: HTTP 429" in first.stdout
+    assert len(site.hits("/feeds/busy.xml")) == 1  # not retried at once
+    second = newsmon(config, "crawl")
+    assert "failed: busy: server asked to wait until" in second.stdout
+    assert len(site.hits("/feeds/busy.xml")) == 1  # and not asked again before the time it gave
+    table = newsmon(config, "feeds").stdout
+    busy = next(line for line in table.splitlines() if line.startswith("busy"))
+    assert " error " in busy and " 2 " in busy and "server asked to wait" in busy
+    world = next(line for line in table.splitlines() if line.startswith("world"))
+    assert " not-modified " in world and world.split()[-1] == "3"  # 3 articles
+
+
+def test_database_gone_mid_crawl_loses_nothing(tmp_path, site):
+    data = tmp_path / "var"
+
+    def kill_database(server, handler) -> Reply:
+        if len(server.hits("/feeds/world.xml")) == 1:  # only during the first crawl
+            pid = json.loads((data / "db" / "server.json").read_text())["pid"]
+            os.kill(pid, signal.SIGKILL)
+        return server._file("/feeds/world.xml")
+
+    site.routes["/feeds/world.xml"] = kill_database
+    feeds = [("world", site.url("/feeds/world.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text("embedded", data, feeds, None))
+    first = newsmon(config, "crawl")
+    assert first.returncode == 1 and "failed: world: database error" in first.stdout
+    second = newsmon(config, "crawl")  # restarts the embedded server after the kill -9
+    assert second.returncode == 0, second.stderr
+    assert not site.hits("/feeds/world.xml")[-1].get("If-None-Match")  # validators had not advanced
+    assert "new articles: 3" in second.stdout
