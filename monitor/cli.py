@@ -110,9 +110,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     except Exception as exc:  # any failure to reach the database is reported, not raised
         print(f"database: FAILED: {exc}")
         ok = False
-    smtp = check_smtp(config.mail)
-    print(f"mail: {smtp}" if smtp.startswith("ok") or "outbox" in smtp else f"mail: FAILED: {smtp}")
-    ok = ok and (smtp.startswith("ok") or "outbox" in smtp)
+    smtp_ok, smtp = check_smtp(config.mail)
+    print(f"mail: {smtp}" if smtp_ok else f"mail: FAILED: {smtp}")
+    ok = ok and smtp_ok
     print("schedule:")
     for line in describe_schedule(config, datetime.now(UTC)):
         print(f"  {line}")

@@ -139,6 +139,17 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(days=int(d or 0), hours=int(h or 0), minutes=int(mins or 0), seconds=float(s or 0))
 
 
+def format_duration(value: timedelta) -> str:
+    """The inverse of parse_duration, for messages: 1800 s -> '30m'."""
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
 def parse_size(text: str) -> int:
     m = _SIZE.match(str(text))
     if not m:

@@ -63,10 +63,10 @@ def send(msg: EmailMessage, mail: MailConfig, outbox: Path) -> str:
     return f"{code} {reply.decode('utf-8', 'replace')}"
 
 
-def check_smtp(mail: MailConfig) -> str:
-    """Connect, greet, (STARTTLS, log in) and quit: 'ok …' or the reason it failed."""
+def check_smtp(mail: MailConfig) -> tuple[bool, str]:
+    """Connect, greet, (STARTTLS, log in) and quit: whether that worked, and what happened."""
     if mail.smtp is None:
-        return "no smtp configured: digests are written to the outbox folder"
+        return True, "no smtp configured: digests are written to the outbox folder"
     target = mail.smtp
     try:
         if target.security == "ssl":
@@ -81,5 +81,5 @@ def check_smtp(mail: MailConfig) -> str:
             if target.user:
                 client.login(target.user, target.password)
     except (OSError, smtplib.SMTPException) as exc:
-        return f"{target.host}:{target.port}: {exc}"
-    return f"ok ({target.host}:{target.port}, {target.security})"
+        return False, f"{target.host}:{target.port}: {exc}"
+    return True, f"ok ({target.host}:{target.port}, {target.security})"

@@ -23,7 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import Config, Recipient, load_config
+from monitor.config import Config, Recipient, format_duration, load_config
 from monitor.delivery import send_due_digests
 from monitor.store import Store
 
@@ -72,7 +72,8 @@ def digest_trigger(recipient: Recipient) -> CronTrigger:
 
 
 def describe_schedule(config: Config, now: datetime) -> list[str]:
-    lines = [f"crawl every {config.crawl.every} ({len(config.feeds)} feeds), first at start-up"]
+    every = format_duration(config.crawl.every)
+    lines = [f"crawl every {every} ({len(config.feeds)} feeds), first at start-up"]
     for r in config.recipients:
         nxt = digest_trigger(r).get_next_fire_time(None, now)
         lines.append(

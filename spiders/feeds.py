@@ -17,9 +17,10 @@ from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from monitor.config import Config, load_config
+from monitor.config import Config, ConfigError, load_config
 from monitor.crawl.items import ArticleItem
 from monitor.crawl.middleware import retry_after
+from monitor.crawl.settings import config_overrides
 from monitor.feeds import FeedError, parse_feed
 from monitor.ingest import FetchedPage
 from monitor.models import FeedEntry
@@ -59,6 +60,18 @@ class FeedsSpider(scrapy.Spider):
         self.feeds = [f for f in self.config.feeds if not wanted or f.name in wanted]
         self.failures: dict[str, str] = {}
         self.in_flight: dict[str, list[FeedEntry]] = {}  # canonical URL -> entries waiting for it
+
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        """Under `scrapy crawl feeds` the config's `crawl:` section applies too."""
+        super().update_settings(settings)
+        if settings.getbool("NEWSMON_CONFIGURED"):
+            return  # `newsmon crawl` applied it already
+        try:
+            config = load_config(None)
+        except ConfigError:
+            return  # reported in full, with every problem, when the spider starts
+        settings.setdict(config_overrides(config), priority="spider")
 
     def closed(self, reason: str) -> None:
         self._own_store.close()

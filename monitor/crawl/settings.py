@@ -37,24 +37,27 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 
 
-def crawl_settings(config: Config) -> Settings:
+def config_overrides(config: Config) -> dict:
+    """The Scrapy settings that the config's `crawl:` section decides."""
     c = config.crawl
+    return {
+        "USER_AGENT": c.user_agent,
+        "ROBOTSTXT_OBEY": c.obey_robots,
+        "CONCURRENT_REQUESTS": c.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": c.per_site_concurrency,
+        "DOWNLOAD_DELAY": c.delay.total_seconds(),
+        "AUTOTHROTTLE_ENABLED": c.autothrottle,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(max(c.per_site_concurrency, 1)),
+        "AUTOTHROTTLE_START_DELAY": c.delay.total_seconds(),
+        "DOWNLOAD_TIMEOUT": c.timeout.total_seconds(),
+        "RETRY_TIMES": c.retries,
+        "DOWNLOAD_MAXSIZE": c.max_page_bytes,
+        "NEWSMON_CONFIGURED": True,
+    }
+
+
+def crawl_settings(config: Config) -> Settings:
     settings = Settings()
     settings.setmodule(__name__, priority="project")
-    settings.setdict(
-        {
-            "USER_AGENT": c.user_agent,
-            "ROBOTSTXT_OBEY": c.obey_robots,
-            "CONCURRENT_REQUESTS": c.concurrency,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": c.per_site_concurrency,
-            "DOWNLOAD_DELAY": c.delay.total_seconds(),
-            "AUTOTHROTTLE_ENABLED": c.autothrottle,
-            "AUTOTHROTTLE_TARGET_CONCURRENCY": float(max(c.per_site_concurrency, 1)),
-            "AUTOTHROTTLE_START_DELAY": c.delay.total_seconds(),
-            "DOWNLOAD_TIMEOUT": c.timeout.total_seconds(),
-            "RETRY_TIMES": c.retries,
-            "DOWNLOAD_MAXSIZE": c.max_page_bytes,
-        },
-        priority="cmdline",
-    )
+    settings.setdict(config_overrides(config), priority="cmdline")
     return settings
