@@ -55,3 +55,66 @@ def test_run_crawls_sends_due_digest_and_stops_on_sigterm(tmp_path, site, smtp, 
     assert proc.returncode == 0, err
     assert "stopped" in err
     assert len(box.messages) == 1  # the due digest went out once, not once per crawl
+
+
+def start_run(config, log_path):
+    log = open(log_path, "a")  # noqa: SIM115 - closed by stop_run
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "-v", "run"],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "MONITOR_WORKERS": "0"},
+    )
+    return proc, log
+
+
+def stop_run(proc, log) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+
+
+def test_digest_missed_while_down_is_sent_once_on_restart(tmp_path, site, smtp, mongo_uri):
+    from conftest import newsmon
+
+    from monitor.sample_site.server import Reply
+
+    box, port = smtp
+    items = ["geneva-ceasefire-talks"]
+
+    def live_feed(server, handler) -> Reply:
+        body = "".join(
+            f"<item><title>{slug}</title><link>/news/{slug}.html</link><guid>{slug}</guid></item>"
+            for slug in items
+        )
+        rss = f'<?xml version="1.0"?><rss version="2.0"><channel><title>live</title>{body}</channel></rss>'
+        return Reply(200, rss.encode(), {"Content-Type": "application/rss+xml"})
+
+    site.routes["/feeds/live.xml"] = live_feed
+    now = datetime.now(UTC)
+    slot = (now + timedelta(minutes=1 if now.second < 45 else 2)).replace(second=0, microsecond=0)
+    text = config_text(mongo_uri, tmp_path / "var", [("live", site.url("/feeds/live.xml"))], port)
+    text = text.replace("every: 30m", "every: 1h").replace('at: "07:00"', f'at: "{slot:%H:%M}"')
+    config = write_config(tmp_path / "monitor.yaml", text.replace("timezone: Europe/Kyiv", "timezone: UTC"))
+
+    proc, log = start_run(config, tmp_path / "run.log")
+    assert wait_for(lambda: len(box.messages) == 1, 120), "the first (yesterday's) digest was not sent"
+    assert stop_run(proc, log) == 0
+
+    items.append("pereemyria-ukr")  # news arrives while the scheduler is down ...
+    assert "new matches: 1" in newsmon(config, "crawl").stdout
+    while datetime.now(UTC) < slot + timedelta(seconds=2):  # ... and the digest time passes
+        time.sleep(0.5)
+
+    proc, log = start_run(config, tmp_path / "run.log")
+    assert wait_for(lambda: len(box.messages) == 2, 120), (tmp_path / "run.log").read_text()
+    time.sleep(3)
+    assert stop_run(proc, log) == 0
+    assert len(box.messages) == 2  # sent once, though both the missed job and the start-up crawl were due
+    html = box.messages[1].get_payload()[1].get_payload(decode=True).decode()
+    assert "pereemyria-ukr" in html and "geneva-ceasefire-talks" not in html

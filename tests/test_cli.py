@@ -1,0 +1,116 @@
+"""The other commands as a user runs them: init, check, export, feeds, scrapy crawl, and pages
+that are too large or in a legacy encoding."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+from conftest import REPO, newsmon, write_config
+from test_end_to_end import config_text
+
+from monitor.sample_site.server import Reply
+
+pytestmark = pytest.mark.slow
+NO_FETCH = [("example", "https://news.example.org/rss.xml")]  # check never fetches feeds
+
+
+def test_init_writes_a_valid_example_and_refuses_to_overwrite(tmp_path):
+    config = tmp_path / "monitor.yaml"
+    assert newsmon(config, "init").returncode == 0
+    assert "topics:" in config.read_text()
+    again = newsmon(config, "init")
+    assert again.returncode == 1 and "exists" in again.stderr
+
+
+def test_config_error_exits_2_naming_file_key_and_line(tmp_path):
+    config = write_config(tmp_path / "monitor.yaml", "crawl:\n  every: sometimes\n")
+    done = newsmon(config, "crawl")
+    assert done.returncode == 2
+    assert f"{config}:2: crawl.every: 'sometimes' is not a duration" in done.stderr
+
+
+def test_check_reports_database_mail_and_schedule(tmp_path, smtp, mongo_uri):
+    _, port = smtp
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", NO_FETCH, port))
+    done = newsmon(config, "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "database (MongoDB): ok" in done.stdout
+    assert f"mail: ok (127.0.0.1:{port}" in done.stdout
+    assert "digest to alice@example.org daily at 07:00 Europe/Kyiv" in done.stdout
+
+
+def test_check_fails_when_smtp_is_unreachable(tmp_path, mongo_uri):
+    from test_end_to_end import dead_port
+
+    text = config_text(mongo_uri, tmp_path / "var", NO_FETCH, dead_port())
+    done = newsmon(write_config(tmp_path / "monitor.yaml", text), "check")
+    assert done.returncode == 1 and "mail: FAILED" in done.stdout
+
+
+def test_export_and_feeds_after_a_crawl(tmp_path, site, mongo_uri):
+    feeds = [("world", site.url("/feeds/world.xml")), ("ua", site.url("/feeds/ua.rdf"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    assert newsmon(config, "crawl").returncode == 0
+    rows = [json.loads(line) for line in newsmon(config, "export", "--since", "1d").stdout.splitlines()]
+    assert len(rows) == 5
+    assert set(rows[0]) == {"url", "title", "text", "published", "feed", "topics"}
+    kursk = [r for r in rows if r["topics"] == ["kursk"]]
+    assert len(kursk) == 1 and "Getty Images" not in kursk[0]["text"] and "Baseball" not in kursk[0]["text"]
+    only = newsmon(config, "export", "--topic", "ceasefire").stdout.splitlines()
+    assert len(only) == 2
+    table = newsmon(config, "feeds").stdout.splitlines()
+    assert table[0].split()[:2] == ["feed", "last"]
+    assert [line.split()[0] for line in table[1:]] == ["world", "ua"]
+    assert table[1].split()[-1] == "3" and table[2].split()[-1] == "2"
+
+
+def test_scrapy_crawl_feeds_runs_the_same_crawl(tmp_path, site, mongo_uri):
+    feeds = [("world", site.url("/feeds/world.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    scrapy = REPO / ".venv" / "bin" / "scrapy"
+    if not scrapy.exists():
+        pytest.skip("scrapy is not installed in .venv (run make setup)")
+    done = subprocess.run(
+        [str(scrapy), "crawl", "feeds"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "MONITOR_CONFIG": str(config)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "'newsmon/new_articles': 3" in done.stderr
+    assert len(newsmon(config, "export").stdout.splitlines()) == 3
+
+
+def test_oversized_and_legacy_encoded_pages(tmp_path, site, mongo_uri):
+    cp1251 = (
+        "<html><head><meta charset='windows-1251'><title>Перемирие в Женеве</title></head><body><article>"
+        "<h1>Перемирие в Женеве</h1><p>Дипломаты сообщили, что переговоры о прекращении огня продолжатся "
+        "на следующей неделе в Женеве, а перемирие на участке фронта пока соблюдается.</p>"
+        "<p>По словам представителя ООН, стороны согласовали механизм контроля и обмен пленными.</p>"
+        "</article></body></html>"
+    ).encode("cp1251")
+    huge = b"<html><body><p>" + b"x" * (2 * 1024 * 1024) + b"</p></body></html>"
+    site.routes["/news/ru.html"] = Reply(200, cp1251, {"Content-Type": "text/html"})  # no charset in header
+    site.routes["/news/huge.html"] = Reply(200, huge, {"Content-Type": "text/html; charset=utf-8"})
+    rss = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title><link>/</link>'
+        "<item><title>Перемирие в Женеве</title><link>/news/ru.html</link><guid>ru</guid></item>"
+        "<item><title>Live blog</title><link>/news/huge.html</link><guid>huge</guid>"
+        "<description>Live: the truce held overnight.</description></item></channel></rss>"
+    ).encode()
+    site.routes["/feeds/mixed.xml"] = Reply(200, rss, {"Content-Type": "application/rss+xml"})
+    text = config_text(mongo_uri, tmp_path / "var", [("mixed", site.url("/feeds/mixed.xml"))], None)
+    text = text.replace("  retries: 1\n", "  retries: 1\n  max_page_size: 1MB\n")
+    text = text.replace("truce, ", 'truce, "перемирие", ')
+    config = write_config(tmp_path / "monitor.yaml", text)
+    done = newsmon(config, "crawl")
+    assert done.returncode == 0, done.stderr
+    assert "new articles: 2" in done.stdout and "new matches: 2" in done.stdout
+    rows = {r["title"]: r for r in map(json.loads, newsmon(config, "export").stdout.splitlines())}
+    assert "переговоры о прекращении огня" in rows["Перемирие в Женеве"]["text"]
+    assert rows["Live blog"]["text"] == "Live: the truce held overnight."  # too large: the feed's text
