@@ -156,13 +156,14 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     with _open_store(config) as store:
         states = store.feed_states([f.name for f in config.feeds])
         counts = store.count_articles_by_feed()
-    rows = [("feed", "last fetch (UTC)", "status", "fails", "avg new", "articles", "error")]
+    rows = [("feed", "last fetch (UTC)", "last ok (UTC)", "status", "fails", "avg new", "articles", "error")]
     for feed in config.feeds:
         s = states.get(feed.name)
         rows.append(
             (
                 feed.name,
                 s.last_fetch.strftime("%Y-%m-%d %H:%M") if s and s.last_fetch else "never",
+                s.last_success.strftime("%Y-%m-%d %H:%M") if s and s.last_success else "never",
                 s.last_status if s else "-",
                 str(s.consecutive_failures) if s else "0",
                 f"{s.average_new_items:.1f}" if s else "-",

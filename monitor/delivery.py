@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from monitor.config import Config, Recipient
 from monitor.digest import LOOKBACK, build_digest, build_message, last_slot
+from monitor.feeds import FAILING_FOR
 from monitor.mail import MailError, send, write_outbox
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
-
-FAILING_FOR = timedelta(days=1)
 
 
 @dataclass(frozen=True)

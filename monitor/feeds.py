@@ -11,13 +11,15 @@ import calendar
 import gzip
 import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
 from monitor.models import FeedEntry, ParsedFeed
+
+FAILING_FOR = timedelta(days=1)  # a feed failing longer is an error in the log and named in digests
 
 
 class FeedError(ValueError):

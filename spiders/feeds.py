@@ -21,7 +21,7 @@ from monitor.config import Config, ConfigError, load_config
 from monitor.crawl.items import ArticleItem
 from monitor.crawl.middleware import retry_after
 from monitor.crawl.settings import config_overrides
-from monitor.feeds import FeedError, parse_feed
+from monitor.feeds import FAILING_FOR, FeedError, parse_feed
 from monitor.ingest import FetchedPage
 from monitor.models import FeedEntry
 from monitor.store import Store, StoreError
@@ -59,6 +59,7 @@ class FeedsSpider(scrapy.Spider):
         wanted = feeds.split(",") if isinstance(feeds, str) else feeds
         self.feeds = [f for f in self.config.feeds if not wanted or f.name in wanted]
         self.failures: dict[str, str] = {}
+        self.failing_since: dict[str, datetime] = {}
         self.in_flight: dict[str, list[FeedEntry]] = {}  # canonical URL -> entries waiting for it
 
     @classmethod
@@ -91,6 +92,8 @@ class FeedsSpider(scrapy.Spider):
         now = datetime.now(UTC)
         for feed in self.feeds:
             state = states.get(feed.name)
+            if state and state.failing_since:
+                self.failing_since[feed.name] = state.failing_since
             headers = {}
             if state and state.url == feed.url:  # validators belong to the URL they came from
                 if state.etag:
@@ -115,7 +118,11 @@ class FeedsSpider(scrapy.Spider):
     def _fail(self, name: str, url: str, error: str, when: datetime | None = None) -> None:
         self.failures[name] = error
         self._count("feeds_failed")
-        log.warning("feed %s failed: %s", name, error)
+        since = self.failing_since.get(name)
+        if since and datetime.now(UTC) - since > FAILING_FOR:
+            log.error("feed %s has been failing since %s UTC: %s", name, f"{since:%Y-%m-%d %H:%M}", error)
+        else:
+            log.warning("feed %s failed: %s", name, error)
         try:
             self.store.record_feed_failure(name, url, error, when)
         except StoreError as exc:

@@ -94,3 +94,11 @@ def test_last_slot_follows_the_recipients_time_zone():
     assert kyiv_seven == datetime(2025, 3, 17, 5, 0, tzinfo=UTC)
     early = datetime(2025, 3, 17, 4, 0, tzinfo=UTC)
     assert last_slot(time(7, 0), "Europe/Kyiv", early) == datetime(2025, 3, 16, 5, 0, tzinfo=UTC)
+
+
+def test_feeds_failing_for_a_day_are_named_in_the_footer():
+    digest = build_digest(
+        "r@example.org", ("t",), [item("https://a.example/1", "t")], NOW, (("kyiv-post", "HTTP 503"),)
+    )
+    text, html = render(digest)
+    assert "kyiv-post: HTTP 503" in text and "kyiv-post: HTTP 503" in html

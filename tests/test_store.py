@@ -1,0 +1,74 @@
+"""The storage module on a real server: idempotent writes, feed health, what is still unsent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import MongoClient
+
+from monitor.models import Article, FeedEntry, TopicHit
+from monitor.store import Store
+
+
+@pytest.fixture
+def store(mongo_uri):
+    client = MongoClient(mongo_uri, serverSelectionTimeoutMS=3000, tz_aware=True)
+    s = Store(client, client.get_default_database().name)
+    s.ensure_indexes()
+    yield s
+    client.drop_database(s.db.name)
+    client.close()
+
+
+def entry(key: str) -> FeedEntry:
+    return FeedEntry(feed="world", key=key, link=f"https://n.example/{key}", title=key)
+
+
+def test_entries_are_stored_once_and_followed_until_done(store):
+    assert store.store_entries([entry("a"), entry("b")]) == 2
+    assert store.store_entries([entry("a"), entry("b"), entry("c")]) == 1  # a re-crawl adds only c
+    assert sorted(e.key for e in store.entries_to_follow("world")) == ["a", "b", "c"]
+    store.mark_entry("world", "a", done=True, article="https://n.example/a")
+    for _ in range(3):  # a page that keeps failing is given up after three attempts
+        store.mark_entry("world", "b", done=False, error="HTTP 500")
+    assert [e.key for e in store.entries_to_follow("world")] == ["c"]
+
+
+def test_feed_health_and_validators(store):
+    store.record_feed_failure("world", "https://n.example/rss", "HTTP 503")
+    store.record_feed_failure("world", "https://n.example/rss", "timeout")
+    state = store.feed_states(["world"])["world"]
+    assert state.consecutive_failures == 2 and state.last_error == "timeout" and state.failing_since
+    store.record_feed_success(
+        "world", "https://n.example/rss", not_modified=False, etag='"v1"', last_modified="", new_items=4
+    )
+    store.record_feed_success(
+        "world", "https://n.example/rss", not_modified=True, etag="", last_modified="", new_items=0
+    )
+    state = store.feed_states(["world"])["world"]
+    assert state.consecutive_failures == 0 and state.failing_since is None
+    assert state.etag == '"v1"'  # a 304 keeps the validators it was answered for
+    assert state.average_new_items == 2.0 and state.last_status == "not-modified"
+
+
+def test_unsent_items_exclude_what_a_recipient_already_got(store):
+    now = datetime.now(UTC)
+    for n in (1, 2):
+        article = Article(
+            url=f"https://n.example/{n}", title=f"t{n}", text="truce", feed="world", source="page"
+        )
+        assert store.store_article(article)
+        store.store_matches(article, [TopicHit("ceasefire", ("truce",), "truce", ((0, 5),), 1.0)])
+    assert not store.store_article(
+        Article(url="https://n.example/1", title="t", text="", feed="copy", source="page")
+    )  # the same URL from another feed: not new
+    store.record_delivery("alice@example.org", ["https://n.example/1"], "<m1@x>", "250 ok")
+    since = now - timedelta(days=1)
+    assert [i.article_url for i in store.unsent_items("alice@example.org", ["ceasefire"], since)] == [
+        "https://n.example/2"
+    ]
+    assert len(store.unsent_items("bob@example.org", ["ceasefire"], since)) == 2
+    assert store.unsent_items("alice@example.org", ["other"], since) == []
+    store.record_delivery("alice@example.org", ["https://n.example/1"], "<m2@x>", "250 ok")  # idempotent
+    assert store.deliveries_count("alice@example.org") == 1
