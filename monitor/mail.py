@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 import ssl
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from monitor.config import MailConfig
+from monitor.config import MailConfig, SmtpTarget
 
 SMTP_TIMEOUT_S = 30
 
@@ -35,32 +37,39 @@ def write_outbox(msg: EmailMessage, outbox: Path, *, tag: str = "") -> Path:
     return eml
 
 
+@contextlib.contextmanager
+def _session(target: SmtpTarget) -> Iterator[smtplib.SMTP]:
+    """A greeted (and, as configured, encrypted and logged-in) SMTP connection."""
+    context = ssl.create_default_context()
+    if target.security == "ssl":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            target.host, target.port, timeout=SMTP_TIMEOUT_S, context=context
+        )
+    else:
+        client = smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT_S)
+    with client:
+        client.ehlo()
+        if target.security == "starttls":
+            client.starttls(context=context)
+            client.ehlo()
+        if target.user:
+            client.login(target.user, target.password)
+        yield client
+
+
 def send(msg: EmailMessage, mail: MailConfig, outbox: Path) -> str:
-    """Hand the message over; return the server's reply (or the outbox path). Raises MailError."""
+    """Hand the message over; return what the server said (or the outbox path). Raises MailError."""
     if mail.smtp is None:
         return f"outbox {write_outbox(msg, outbox)}"
     target = mail.smtp
     try:
-        if target.security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                target.host, target.port, timeout=SMTP_TIMEOUT_S, context=ssl.create_default_context()
-            )
-        else:
-            client = smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT_S)
-        with client:
-            client.ehlo()
-            if target.security == "starttls":
-                client.starttls(context=ssl.create_default_context())
-                client.ehlo()
-            if target.user:
-                client.login(target.user, target.password)
+        with _session(target) as client:
             refused = client.send_message(msg)
-            code, reply = client.noop()
-    except (OSError, smtplib.SMTPException) as exc:  # never log the password: only the error
+    except (OSError, smtplib.SMTPException) as exc:  # only the error: never the password
         raise MailError(f"SMTP {target.host}:{target.port}: {exc}") from None
     if refused:
         raise MailError(f"SMTP {target.host}:{target.port} refused {', '.join(refused)}")
-    return f"{code} {reply.decode('utf-8', 'replace')}"
+    return f"accepted by {target.host}:{target.port}"
 
 
 def check_smtp(mail: MailConfig) -> tuple[bool, str]:
@@ -69,17 +78,8 @@ def check_smtp(mail: MailConfig) -> tuple[bool, str]:
         return True, "no smtp configured: digests are written to the outbox folder"
     target = mail.smtp
     try:
-        if target.security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(target.host, target.port, timeout=SMTP_TIMEOUT_S)
-        else:
-            client = smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT_S)
-        with client:
-            client.ehlo()
-            if target.security == "starttls":
-                client.starttls(context=ssl.create_default_context())
-                client.ehlo()
-            if target.user:
-                client.login(target.user, target.password)
+        with _session(target):
+            pass  # connecting, greeting and logging in is the whole check
     except (OSError, smtplib.SMTPException) as exc:
         return False, f"{target.host}:{target.port}: {exc}"
     return True, f"ok ({target.host}:{target.port}, {target.security})"

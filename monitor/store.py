@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from monitor.config import StorageConfig
@@ -68,8 +69,16 @@ class FeedState:
         return self.new_items_total / self.fetches if self.fetches else 0.0
 
 
-def _duplicates_only(exc: BulkWriteError) -> bool:
-    return all(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", []))
+def _insert_new(collection: Collection, docs: list[dict]) -> int:
+    """Insert what is not there yet (by the unique index); return how many were new."""
+    if not docs:
+        return 0
+    try:
+        return len(collection.insert_many(docs, ordered=False).inserted_ids)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
+        return exc.details.get("nInserted", 0)
 
 
 class Store:
@@ -194,13 +203,7 @@ class Store:
             }
             for e in entries
         ]
-        try:
-            result = self.db.entries.insert_many(docs, ordered=False)
-            return len(result.inserted_ids)
-        except BulkWriteError as exc:
-            if not _duplicates_only(exc):
-                raise
-            return exc.details.get("nInserted", 0)
+        return _insert_new(self.db.entries, docs)
 
     def entries_to_follow(self, feed: str, max_attempts: int = 3) -> list[FeedEntry]:
         """Stored entries of a feed whose article is not stored yet: new ones, or left by an earlier crash."""
@@ -338,12 +341,7 @@ class Store:
             }
             for h in hits
         ]
-        try:
-            return len(self.db.matches.insert_many(docs, ordered=False).inserted_ids)
-        except BulkWriteError as exc:
-            if not _duplicates_only(exc):
-                raise
-            return exc.details.get("nInserted", 0)
+        return _insert_new(self.db.matches, docs)
 
     # ------------------------------------------------------------ digests
 
@@ -385,13 +383,7 @@ class Store:
             {"recipient": recipient, "article": a, "message_id": message_id, "reply": reply, "sent_at": now}
             for a in articles
         ]
-        if not docs:
-            return
-        try:
-            self.db.deliveries.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            if not _duplicates_only(exc):
-                raise
+        _insert_new(self.db.deliveries, docs)
 
     def digest_done(self, recipient: str, slot: datetime) -> bool:
         return self.db.digests.count_documents({"recipient": recipient, "slot": slot}, limit=1) > 0
