@@ -145,3 +145,20 @@ def test_dry_run_renders_without_recording(tmp_path, site, mongo_uri):
     assert "sent (2 items)" in real.stdout  # the dry run recorded nothing
     outbox = sorted((tmp_path / "var" / "outbox").glob("*.eml"))
     assert len(outbox) == 2 and sum("dry-run" in p.name for p in outbox) == 1
+
+
+def test_digest_without_now_sends_only_when_due(tmp_path, site, smtp, mongo_uri):
+    from datetime import UTC, datetime, timedelta
+
+    box, port = smtp
+    feeds = [("world", site.url("/feeds/world.xml"))]
+    text = config_text(mongo_uri, tmp_path / "var", feeds, port).replace(
+        "timezone: Europe/Kyiv", "timezone: UTC"
+    )
+    passed = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+    config = write_config(tmp_path / "monitor.yaml", text.replace('at: "07:00"', f'at: "{passed}"'))
+    assert newsmon(config, "crawl").returncode == 0
+    first = newsmon(config, "digest")
+    assert "alice@example.org: sent (2 items)" in first.stdout and len(box.messages) == 1
+    second = newsmon(config, "digest")
+    assert "alice@example.org: not-due" in second.stdout and len(box.messages) == 1
