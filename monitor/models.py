@@ -78,6 +78,19 @@ class TopicHit:
 
 
 @dataclass(frozen=True)
+class Ingested:
+    """One crawled article ready to store: the page as fetched, what it became, what it matched."""
+
+    article: Article
+    hits: tuple[TopicHit, ...]
+    entries: tuple[tuple[str, str], ...]  # (feed, entry key) of every entry that led here
+    page_url: str = ""
+    page_status: int = 0
+    page_type: str = ""
+    page_body: bytes | None = None  # None when the page was not fetched
+
+
+@dataclass(frozen=True)
 class DigestItem:
     """One article in a digest, under the topic it matched best."""
 

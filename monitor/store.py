@@ -24,7 +24,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from monitor.config import StorageConfig
 from monitor.embedded import EmbeddedServer
-from monitor.models import Article, DigestItem, FeedEntry, TopicHit
+from monitor.models import Article, DigestItem, FeedEntry, Ingested, TopicHit
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +69,18 @@ class FeedState:
         return self.new_items_total / self.fetches if self.fetches else 0.0
 
 
-def _insert_new(collection: Collection, docs: list[dict]) -> int:
-    """Insert what is not there yet (by the unique index); return how many were new."""
+def _insert_new(collection: Collection, docs: list[dict]) -> set[int]:
+    """Insert what is not there yet (by the unique index); return the positions that were new."""
     if not docs:
-        return 0
+        return set()
     try:
-        return len(collection.insert_many(docs, ordered=False).inserted_ids)
+        collection.insert_many(docs, ordered=False)
+        return set(range(len(docs)))
     except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
-        return exc.details.get("nInserted", 0)
+        return set(range(len(docs))) - {e["index"] for e in errors}
 
 
 class Store:
@@ -203,7 +205,7 @@ class Store:
             }
             for e in entries
         ]
-        return _insert_new(self.db.entries, docs)
+        return len(_insert_new(self.db.entries, docs))
 
     def entries_to_follow(self, feed: str, max_attempts: int = 3) -> list[FeedEntry]:
         """Stored entries of a feed whose article is not stored yet: new ones, or left by an earlier crash."""
@@ -257,9 +259,9 @@ class Store:
     def add_article_feed(self, url: str, feed: str) -> None:
         self.db.articles.update_one({"url": url}, {"$addToSet": {"feeds": feed}})
 
-    def store_article(self, article: Article) -> bool:
-        """Store a clean article; False (and the feed remembered) when its URL is already stored."""
-        doc = {
+    @staticmethod
+    def _article_doc(article: Article) -> dict:
+        return {
             "url": article.url,
             "title": article.title,
             "text": article.text,
@@ -275,12 +277,53 @@ class Store:
             "host": urlsplit(article.url).hostname or "",
             "stored_at": utcnow(),
         }
+
+    def store_article(self, article: Article) -> bool:
+        """Store a clean article; False (and the feed remembered) when its URL is already stored."""
         try:
-            self.db.articles.insert_one(doc)
+            self.db.articles.insert_one(self._article_doc(article))
             return True
         except DuplicateKeyError:
             self.add_article_feed(article.url, article.feed)
             return False
+
+    def store_ingested(self, batch: list[Ingested]) -> tuple[int, int]:
+        """Store a batch of crawled articles with a handful of round trips; (new articles, new matches).
+
+        Order matters for "nothing lost": pages, articles and matches first, and only then are
+        the entries that led to them marked done. Every step is idempotent, so a batch cut short
+        by a database failure is simply redone by the next crawl.
+        """
+        if not batch:
+            return 0, 0
+        now = utcnow()
+        pages = [
+            {
+                "url": i.page_url,
+                "status": i.page_status,
+                "content_type": i.page_type,
+                "size": len(i.page_body),
+                "body_zlib": zlib.compress(i.page_body, 6),
+                "fetched_at": now,
+            }
+            for i in batch
+            if i.page_body is not None
+        ]
+        _insert_new(self.db.pages, pages)
+        new = _insert_new(self.db.articles, [self._article_doc(i.article) for i in batch])
+        for pos, item in enumerate(batch):
+            if pos not in new:  # stored before (another feed, an earlier crawl): remember these feeds too
+                for feed in sorted({item.article.feed, *item.article.feeds}):
+                    self.add_article_feed(item.article.url, feed)
+        match_docs = [doc for i in batch for doc in self._match_docs(i.article, i.hits, now)]
+        matched = _insert_new(self.db.matches, match_docs)
+        by_feed: dict[str, list[str]] = {}
+        for item in batch:
+            for feed, key in item.entries:
+                by_feed.setdefault(feed, []).append(key)
+        for feed, keys in by_feed.items():
+            self.db.entries.update_many({"feed": feed, "key": {"$in": keys}}, {"$set": {"done": True}})
+        return len(new), len(matched)
 
     def iter_articles(
         self, since: datetime | None = None, *, topic: str | None = None, limit: int = 0
@@ -323,10 +366,13 @@ class Store:
     # ------------------------------------------------------------ matches
 
     def store_matches(self, article: Article, hits: list[TopicHit]) -> int:
-        if not hits:
-            return 0
-        now = utcnow()
-        docs = [
+        return len(_insert_new(self.db.matches, self._match_docs(article, hits, utcnow())))
+
+    @staticmethod
+    def _match_docs(
+        article: Article, hits: tuple[TopicHit, ...] | list[TopicHit], now: datetime
+    ) -> list[dict]:
+        return [
             {
                 "article": article.url,
                 "topic": h.topic,
@@ -341,7 +387,6 @@ class Store:
             }
             for h in hits
         ]
-        return _insert_new(self.db.matches, docs)
 
     # ------------------------------------------------------------ digests
 
