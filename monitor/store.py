@@ -15,7 +15,7 @@ import logging
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
@@ -124,6 +124,7 @@ class Store:
         db.matches.create_index([("topic", ASCENDING), ("matched_at", DESCENDING)])
         db.deliveries.create_index([("recipient", ASCENDING), ("article", ASCENDING)], unique=True)
         db.digests.create_index([("recipient", ASCENDING), ("slot", ASCENDING)], unique=True)
+        db.robots.create_index("netloc", unique=True)
 
     # ------------------------------------------------------------ feeds
 
@@ -178,6 +179,18 @@ class Store:
                 "$setOnInsert": {"failing_since": now},
             },
             upsert=True,
+        )
+
+    def robots_txt(self, netloc: str, max_age: timedelta) -> bytes | None:
+        """A site's robots.txt as last fetched, if younger than max_age."""
+        d = self.db.robots.find_one({"netloc": netloc})
+        if d is None or utcnow() - _aware(d["fetched_at"]) > max_age:
+            return None
+        return bytes(d["body"])
+
+    def save_robots_txt(self, netloc: str, body: bytes) -> None:
+        self.db.robots.update_one(
+            {"netloc": netloc}, {"$set": {"body": body, "fetched_at": utcnow()}}, upsert=True
         )
 
     # ------------------------------------------------------------ entries and pages

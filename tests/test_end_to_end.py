@@ -98,6 +98,7 @@ def test_crawl_then_digest_delivers_each_match_once(tmp_path, site, smtp, mongo_
     assert len(article_hits) == len(EXPECTED)  # no article was fetched twice
     world = site.hits("/feeds/world.xml")
     assert world[-1].get("If-None-Match")  # the re-crawl asked conditionally
+    assert len(site.hits("/robots.txt")) == 1  # and kept robots.txt from the first crawl
 
     newsmon(config, "digest", "--now")
     assert len(box.messages) == 1  # nothing new: no mail

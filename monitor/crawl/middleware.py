@@ -1,11 +1,20 @@
-"""Honour Retry-After: a 429/503 that names a wait is not retried at once, it is backed off."""
+"""Politeness middlewares: honour Retry-After; keep robots.txt for a day."""
 
 from __future__ import annotations
 
 import email.utils
+import logging
 from datetime import UTC, datetime, timedelta
 
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import Request, Response
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
+
+from monitor.store import StoreError
+
+log = logging.getLogger(__name__)
+ROBOTS_TTL = timedelta(days=1)
 
 
 def retry_after(response: Response, now: datetime | None = None) -> datetime | None:
@@ -34,3 +43,34 @@ class RetryAfterMiddleware:
             request.meta["dont_retry"] = True
             request.meta["retry_after"] = when
         return response
+
+
+class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """robots.txt as Scrapy obeys it, but fetched at most once a day per site.
+
+    A monitor re-polls the same sites every half hour; re-downloading every robots.txt each
+    time is most of a quiet re-crawl's requests. Like the big crawlers, keep it a day. Only
+    answers that say something (200, or 4xx = no rules) are kept; a 5xx or a network error
+    is not cached, so the next crawl asks again.
+    """
+
+    async def robot_parser(self, request: Request):
+        netloc = urlparse_cached(request).netloc
+        if netloc not in self._parsers:
+            cached = self._store().robots_txt(netloc, ROBOTS_TTL)
+            if cached is not None:
+                self._parsers[netloc] = build_from_crawler(self._parserimpl, self.crawler, cached)
+                self._stats.inc_value("newsmon/robots_cached")
+        return await super().robot_parser(request)
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if response.status < 500:
+            body = response.body if response.status == 200 else b""
+            try:
+                self._store().save_robots_txt(netloc, body)
+            except StoreError as exc:  # not cached: asked again next crawl
+                log.warning("could not cache robots.txt of %s: %s", netloc, exc)
+        await super()._parse_robots(response, netloc, request)
+
+    def _store(self):
+        return self.crawler.spider.store

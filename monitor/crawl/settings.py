@@ -18,7 +18,11 @@ NEWSPIDER_MODULE = "spiders"
 ROBOTSTXT_OBEY = True
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 ITEM_PIPELINES = {"monitor.crawl.pipeline.IngestPipeline": 300}
-DOWNLOADER_MIDDLEWARES = {"monitor.crawl.middleware.RetryAfterMiddleware": 560}
+DOWNLOADER_MIDDLEWARES = {
+    "monitor.crawl.middleware.RetryAfterMiddleware": 560,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "monitor.crawl.middleware.CachedRobotsTxtMiddleware": 100,
+}
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 HTTPCACHE_ENABLED = False
