@@ -7,26 +7,14 @@ plain picklable values and the topic matcher is compiled once per process.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from monitor.extraction import ExtractionError, extract_article
-from monitor.models import Article, FeedEntry, TopicHit
+from monitor.models import Article, FeedEntry, FetchedPage, TopicHit
 from monitor.topics import Document, Topic, TopicMatcher
 from monitor.urls import canonical_url
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FetchedPage:
-    """What the crawler got for an entry's link; body is None when the fetch failed."""
-
-    url: str  # after redirects
-    status: int = 0
-    content_type: str = ""
-    body: bytes | None = None
-    error: str = ""
 
 
 _matcher: TopicMatcher | None = None

@@ -27,6 +27,17 @@ class FeedEntry:
 
 
 @dataclass(frozen=True)
+class FetchedPage:
+    """What the crawler got for an entry's link; body is None when the fetch failed."""
+
+    url: str  # after redirects
+    status: int = 0
+    content_type: str = ""
+    body: bytes | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class ParsedFeed:
     title: str
     entries: tuple[FeedEntry, ...]

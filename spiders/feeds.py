@@ -22,8 +22,7 @@ from monitor.crawl.items import ArticleItem
 from monitor.crawl.middleware import retry_after
 from monitor.crawl.settings import config_overrides
 from monitor.feeds import FAILING_FOR, FeedError, parse_feed
-from monitor.ingest import FetchedPage
-from monitor.models import FeedEntry
+from monitor.models import FeedEntry, FetchedPage
 from monitor.store import Store, StoreError
 from monitor.urls import canonical_url
 

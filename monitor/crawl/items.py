@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.ingest import FetchedPage
-from monitor.models import FeedEntry
+from monitor.models import FeedEntry, FetchedPage
 
 
 @dataclass(repr=False)

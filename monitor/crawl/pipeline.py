@@ -19,8 +19,8 @@ from dataclasses import replace
 
 from scrapy.exceptions import DropItem
 
+from monitor import worker
 from monitor.crawl.items import ArticleItem
-from monitor.ingest import analyze, init_worker
 from monitor.models import Ingested
 from monitor.store import StoreError
 
@@ -55,10 +55,10 @@ class IngestPipeline:
         if workers > 0:  # worker processes start on the first article, so a re-crawl starts none
             context = multiprocessing.get_context("forkserver")
             self.pool = ProcessPoolExecutor(
-                workers, mp_context=context, initializer=init_worker, initargs=(topics,)
+                workers, mp_context=context, initializer=worker.init, initargs=(topics,)
             )
         else:  # in-process, for debugging
-            init_worker(topics)
+            worker.init(topics)
             self.pool = ThreadPoolExecutor(max_workers=1)
 
     async def close_spider(self, spider=None) -> None:
@@ -76,7 +76,7 @@ class IngestPipeline:
         drop = spider.config.feed(entry.feed).extract_drop
         loop = asyncio.get_running_loop()
         try:
-            article, hits = await loop.run_in_executor(self.pool, analyze, entry, page, drop)
+            article, hits = await loop.run_in_executor(self.pool, worker.analyze, entry, page, drop)
         except Exception as exc:  # a bug or a crash in a worker: report it, keep the entries pending
             log.exception("analysing %s failed", page.url)
             stats.inc_value("newsmon/analysis_errors")
