@@ -117,3 +117,29 @@ def test_fixture_queries_agree_in_both_modes() -> None:
         ("de1", "truce"),
         ("de1", "talks"),
     }
+
+
+def test_agreement_holds_across_replanning(monkeypatch) -> None:
+    """After counting documents the presearcher re-plans from term statistics; still no change."""
+    from monitor.topics import presearch
+
+    monkeypatch.setattr(presearch, "REPLAN_AT", (3, 7, 11))
+    monkeypatch.setattr(presearch, "SAMPLE_EVERY", 2)
+    queries = generated_queries(300, seed=5)
+    queries += [
+        'title:"peace talks" OR negotiators',
+        "title:kursk NEAR/3 offensive",
+        "site:example.org talks",
+    ]
+    topics = [compile_topic(f"q{i:03d}", query=q) for i, q in enumerate(queries)]
+    docs = [
+        Document(f"d{i}-{j}", title, text, url=URLS[(i + j) % len(URLS)], lang=lang)
+        for j in range(4)
+        for i, (lang, title, text) in enumerate(TEXTS)
+    ]
+    fast, slow = TopicMatcher(topics), TopicMatcher(topics, presearch=False)
+    plans_before = list(fast.presearcher.plans)
+    for doc in docs:
+        assert fast.match(doc) == slow.match(doc), doc.id
+    assert fast.presearcher._replans == []  # all three re-plans happened
+    assert fast.presearcher.plans != plans_before  # and changed something

@@ -33,15 +33,36 @@ def host_of(url: str) -> str:
         return ""
 
 
+def _index(seq: tuple[str, ...] | list[str]) -> dict[str, list[int]]:
+    """item -> its positions in `seq`: built in one pass on first use, then shared by all queries."""
+    index: dict[str, list[int]] = {}
+    get = index.get
+    for p, item in enumerate(seq):
+        found = get(item)
+        if found is None:
+            index[item] = [p]
+        else:
+            found.append(p)
+    return index
+
+
 class Analysis:
-    """The per-document data every compiled query reads. Built once per document."""
+    """The per-document data every compiled query reads. Built once per document.
+
+    Deciding whether a query matches needs only the sets (`terms`, `stemset`, `title_keys`) and,
+    for phrases and NEAR, the position lists; everything else (position indexes, sorted words for
+    prefixes, character spans, sentences) is built on first use and then shared by all queries.
+    """
 
     __slots__ = (
         "_by3",
         "_pair_pos",
+        "_prefix3",
         "_sentences",
         "_single_pos",
         "_spans",
+        "_title_words",
+        "_words",
         "doc",
         "folded",
         "host",
@@ -51,6 +72,7 @@ class Analysis:
         "pairset",
         "stems",
         "stemset",
+        "terms",
         "title_keys",
         "vs",
     )
@@ -59,46 +81,51 @@ class Analysis:
         self.doc = doc
         self.lang = lang
         self.host = host_of(doc.url) if doc.url else ""
-        t_folded, t_glued = normalize.tokenize(doc.title)
-        b_folded, b_glued = normalize.tokenize(doc.text)
-        self.n_title = len(t_folded)
-        folded = [*t_folded, SENTINEL, *b_folded]
-        glued = [*t_glued, "", *b_glued]
-        self.folded = folded
-        self.stems = normalize.stem_all(folded, lang)
-        self.pairs = normalize.stem_all(glued, lang)
-        self.stemset = set(self.stems)
-        self.pairset = set(self.pairs)
-        self.pairset.discard("")
-        nt = self.n_title
-        self.title_keys = set(self.stems[:nt])
-        self.title_keys.update(self.pairs[:nt])
-        self.title_keys.discard("")
+        t_folded, t_stems, t_pairs = normalize.analyse_text(doc.title, lang)
+        b_folded, b_stems, b_pairs = normalize.analyse_text(doc.text, lang)
+        nt = self.n_title = len(t_folded)
+        self.folded = (*t_folded, SENTINEL, *b_folded)
+        self.stems = stems = (*t_stems, normalize.stem(SENTINEL, lang), *b_stems)
+        t_pairs.append("")
+        t_pairs += b_pairs
+        self.pairs = pairs = t_pairs
+        self.stemset = stemset = set(stems)
+        pairset = self.pairset = set(pairs)
+        pairset.discard("")
+        self.terms = stemset | pairset  # a word of the document, or two of them read as one
+        title_keys = self.title_keys = set(stems[:nt])
+        title_keys.update(pairs[:nt])
+        title_keys.discard("")
         self.vs: list[str] = []  # the matcher's vocabulary stems for `lang`, set by the matcher
         self._single_pos: dict[str, list[int]] | None = None
         self._pair_pos: dict[str, list[int]] | None = None
         self._by3: dict[str, list[int]] | None = None
+        self._words: list[str] | None = None
+        self._title_words: list[str] | None = None
+        self._prefix3: set[str] | None = None
         self._spans: list[tuple[int, int]] | None = None
         self._sentences: dict[str, list[tuple[int, int]]] = {}
 
     # Lazy indexes: only phrases, NEAR, prefixes and hit reporting need positions.
 
-    def single_pos(self) -> dict[str, list[int]]:
-        if self._single_pos is None:
-            index: dict[str, list[int]] = {}
-            for p, s in enumerate(self.stems):
-                index.setdefault(s, []).append(p)
-            self._single_pos = index
-        return self._single_pos
+    def single_pos(self, s: str) -> list[int] | tuple[()]:
+        """Positions of the words with stem `s`."""
+        if s not in self.stemset:  # most look-ups: no index needed at all
+            return ()
+        index = self._single_pos
+        if index is None:
+            index = self._single_pos = _index(self.stems)
+        return index.get(s, ())
 
-    def pair_pos(self) -> dict[str, list[int]]:
-        if self._pair_pos is None:
-            index: dict[str, list[int]] = {}
-            for p, s in enumerate(self.pairs):
-                if s:
-                    index.setdefault(s, []).append(p)
-            self._pair_pos = index
-        return self._pair_pos
+    def pair_pos(self, s: str) -> list[int] | tuple[()]:
+        """Positions p where words p and p+1 read as one compound have stem `s`."""
+        if s not in self.pairset:  # compounds are rare: usually never indexed
+            return ()
+        index = self._pair_pos
+        if index is None:
+            index = self._pair_pos = _index(self.pairs)
+            index.pop("", None)
+        return index.get(s, ())
 
     def by3(self) -> dict[str, list[int]]:
         """First three letters of each folded word -> positions (prefix queries of >= 3 letters)."""
@@ -110,7 +137,20 @@ class Analysis:
         return self._by3
 
     def prefix3_keys(self) -> set[str]:
-        return {w[:3] for w in set(self.folded) if len(w) >= 3}
+        if self._prefix3 is None:
+            self._prefix3 = {w[:3] for w in set(self.folded) if len(w) >= 3}
+        return self._prefix3
+
+    def sorted_words(self, title: bool) -> list[str]:
+        """Distinct folded words (of the title only, or of everything), sorted: a prefix test is
+        one bisection, since the words starting with a prefix sort right from the prefix itself."""
+        if title:
+            if self._title_words is None:
+                self._title_words = sorted(set(self.folded[: self.n_title]))
+            return self._title_words
+        if self._words is None:
+            self._words = sorted(set(self.folded))
+        return self._words
 
     def in_title(self, p: int) -> bool:
         return p < self.n_title

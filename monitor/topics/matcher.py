@@ -8,6 +8,7 @@ so a document costs one tokenise/fold/stem pass however many queries look at it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
 from monitor.models import TopicHit
@@ -70,15 +71,14 @@ class CWord(CNode):
         self.title = title
 
     def ev(self, a: Analysis) -> bool:
-        s = a.vs[self.sid]
         if self.title:
-            return s in a.title_keys
-        return s in a.stemset or s in a.pairset
+            return a.vs[self.sid] in a.title_keys
+        return a.vs[self.sid] in a.terms
 
     def occ(self, a: Analysis) -> list[Occ]:
         s = a.vs[self.sid]
-        out = [(p, p) for p in a.single_pos().get(s, ())]
-        out += [(p, p + 1) for p in a.pair_pos().get(s, ())]
+        out = [(p, p) for p in a.single_pos(s)]
+        out += [(p, p + 1) for p in a.pair_pos(s)]
         if self.title:
             out = [o for o in out if o[0] < a.n_title]
         return out
@@ -97,12 +97,11 @@ class CPhrase(CNode):
         self.title = title
 
     def _present(self, a: Analysis) -> bool:
-        vs, stemset, pairset = a.vs, a.stemset, a.pairset
+        vs, stemset, terms = a.vs, a.stemset, a.terms
         jids = self.jids
         last = len(self.sids) - 1
         for i, sid in enumerate(self.sids):
-            s = vs[sid]
-            if s in stemset or s in pairset:
+            if vs[sid] in terms:
                 continue
             if i < last and vs[jids[i]] in stemset:
                 continue
@@ -137,10 +136,9 @@ class CPhrase(CNode):
             if i + 1 < n and stems[p] == joins[i]:
                 yield from ends(p + 1, i + 2)
 
-        single, paired = a.single_pos(), a.pair_pos()
-        starts = set(single.get(units[0], ()))
-        starts.update(paired.get(units[0], ()))
-        starts.update(single.get(joins[0], ()))
+        starts = set(a.single_pos(units[0]))
+        starts.update(a.pair_pos(units[0]))
+        starts.update(a.single_pos(joins[0]))
         out: list[Occ] = []
         for p in sorted(starts):
             if self.title and p >= a.n_title:
@@ -167,13 +165,9 @@ class CPrefix(CNode):
         return range(a.n_title if self.title else len(a.folded))
 
     def ev(self, a: Analysis) -> bool:
-        folded, prefix, nt = a.folded, self.prefix, a.n_title
-        for p in self._positions(a):
-            if self.title and p >= nt:
-                return False
-            if folded[p].startswith(prefix):
-                return True
-        return False
+        words = a.sorted_words(self.title)
+        i = bisect_left(words, self.prefix)
+        return i < len(words) and words[i].startswith(self.prefix)
 
     def occ(self, a: Analysis) -> list[Occ]:
         folded, prefix, nt = a.folded, self.prefix, a.n_title
@@ -346,6 +340,7 @@ class TopicMatcher:
     def matching(self, analysis: Analysis) -> list[int]:
         """Indexes into `self.topics` of the topics that match, ascending (= by name)."""
         if self.presearcher is not None:
+            self.presearcher.observe(analysis)
             candidates: Iterable[int] = self.presearcher.candidates(analysis)
         else:
             candidates = range(len(self.compiled))

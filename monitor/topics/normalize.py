@@ -29,10 +29,6 @@ import Stemmer
 
 # A word: letters/digits (plus stray combining marks of decomposed text), with apostrophes inside.
 WORD_RE = re.compile(r"[\w\u0300-\u036f]+(?:['’‘`ʼ][\w\u0300-\u036f]+)*")
-# A word followed by the separator that may join it to the next word into a compound.
-_WORD_SEP_RE = re.compile(
-    r"([\w\u0300-\u036f]+(?:['’‘`ʼ][\w\u0300-\u036f]+)*)([ \-\u00a0\u2010\u2011](?=\w))?"
-)
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "ʼ": "'", "ё": "е"})
 _SPELLED = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ı": "i", "ð": "d", "þ": "th"})
@@ -121,6 +117,33 @@ FUNCTION_WORDS = frozenset(
 )
 
 
+_SPLIT_RE = re.compile(r"([\w\u0300-\u036f]+(?:['’‘`ʼ][\w\u0300-\u036f]+)*)")  # WORD_RE, captured
+_JOINERS = frozenset(" -\u00a0\u2010\u2011")  # one of these alone between two words may join them
+_HYPHENS = frozenset("-\u2010\u2011")
+
+
+def _split(text: str) -> tuple[list[str], list[str]]:
+    """Words of `text` as written (WORD_RE) and, per word, the separator that may join it to the
+    next word: a single joiner character directly followed by a word character, else ""."""
+    parts = _SPLIT_RE.split(text)
+    raw = parts[1::2]
+    # parts[2::2] are the gaps after each word; only the one-character ones can be joiners
+    seps = [
+        g if g in _JOINERS and (nxt[0].isalnum() or nxt[0] == "_") else ""
+        for g, nxt in zip(parts[2::2], raw[1:], strict=False)
+    ]
+    seps.append("")
+    return raw, seps
+
+
+def _glue(folded: list[str] | tuple[str, ...], seps: list[str], fw: frozenset[str]) -> list[str]:
+    """Per word, the word glued to the next one as a compound, or "" (rule: see `tokenize`)."""
+    return [
+        a + b if s and (s in _HYPHENS or (len(a) > 2 and len(b) > 2 and a not in fw and b not in fw)) else ""
+        for a, b, s in zip(folded, folded[1:], seps, strict=False)
+    ]
+
+
 def tokenize(text: str) -> tuple[list[str], list[str]]:
     """Folded words of `text` and, per word, the word glued to the next one as a compound or "".
 
@@ -128,21 +151,63 @@ def tokenize(text: str) -> tuple[list[str], list[str]]:
     have three or more letters and neither is a function word, so ``cease fire`` reads as
     ``ceasefire`` but ``and I`` never reads as ``Andy`` nor ``the rapist`` as ``therapist``.
     """
-    found = _WORD_SEP_RE.findall(text)
-    if not found:
+    raw, seps = _split(text)
+    if not raw:
         return [], []
-    raw, seps = zip(*found, strict=True)
     get = _FOLD.__getitem__
     folded = [get(w)[0] for w in raw]
-    fw = FUNCTION_WORDS
-    glued = [
-        a + b
-        if s and (s in "-\u2010\u2011" or (len(a) > 2 and len(b) > 2 and a not in fw and b not in fw))
-        else ""
-        for a, b, s in zip(folded, folded[1:], seps, strict=False)
-    ]
+    glued = _glue(folded, seps, FUNCTION_WORDS)
     glued.append("")
     return folded, glued
+
+
+class _TokenCache(dict):
+    """word as written -> (folded, stem, may glue to a neighbour across a space, starts with a
+    word character) in one language. Text repeats its vocabulary, so almost every word of an
+    article is one dictionary look-up instead of fold + stem + the compound rule's tests."""
+
+    def __init__(self, lang: str):
+        super().__init__()
+        self._stem = _stemmer(lang)
+
+    def __missing__(self, word: str) -> tuple[str, str, bool, bool]:
+        if len(self) > 500_000:
+            self.clear()
+        folded = _FOLD[word][0]
+        value = self[word] = (
+            folded,
+            self._stem[folded],
+            len(folded) > 2 and folded not in FUNCTION_WORDS,
+            word[0].isalnum() or word[0] == "_",  # what WORD_SEP's (?=\w) looked at
+        )
+        return value
+
+
+_TOKENS: dict[str, _TokenCache] = {}
+_SPACES = frozenset(" \u00a0")
+
+
+def analyse_text(text: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
+    """`tokenize` plus stemming in one pass: (folded words, their stems, stems of the words
+    glued to the next one or ""), for a language from `stem_language`."""
+    parts = _SPLIT_RE.split(text)
+    if len(parts) < 2:
+        return (), (), []
+    cache = _TOKENS.get(lang)
+    if cache is None:
+        cache = _TOKENS[lang] = _TokenCache(lang)
+    info = list(map(cache.__getitem__, parts[1::2]))
+    stem = _stemmer(lang)
+    hyphens, spaces = _HYPHENS, _SPACES
+    # parts[2::2] are the gaps after each word: a joiner only if it is one character, so the
+    # membership tests below also check the gap's length
+    pairs = [
+        stem[x[0] + y[0]] if y[3] and (g in hyphens or (g in spaces and x[2] and y[2])) else ""
+        for x, y, g in zip(info, info[1:], parts[2::2], strict=False)
+    ]
+    pairs.append("")
+    folded, stems, _, _ = zip(*info, strict=True)
+    return folded, stems, pairs
 
 
 def spans(text: str) -> list[tuple[int, int]]:

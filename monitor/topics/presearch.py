@@ -1,135 +1,249 @@
 """Presearcher in the manner of Lucene Monitor: skip queries that cannot possibly match.
 
-Each query is indexed by a set of terms of which any matching document must contain at least
-one (a disjunction):
+Every query implies a conjunction of *clauses*, each a set of terms of which a matching
+document must contain at least one:
 
-* a word: its stem (a document word or two-word compound with that stem);
-* a phrase: its most selective word, plus that word joined to each neighbour (a document may
-  write the two as one compound);
+* a word: its stem (a document word or two-word compound with that stem); for title: a stem
+  of the title (title words and phrases are looked up among the title's terms only);
+* a phrase: per word, that word or the word joined to a neighbour (a document may write the
+  two as one compound);
 * a prefix of >= 3 letters: its first three letters, matched against the document's words;
-* AND / NEAR: the term set of the most selective required child (any one suffices);
-* OR: the union of its children's sets (none if any child has none);
-* NOT, -term, site: nothing. A query left with no term set goes to the "always evaluate" list.
+* AND / NEAR: all the clauses of all the children;
+* OR: one clause, the union of each child's cheapest clause (none if any child has none);
+* NOT, -term, site: nothing. A query with no clause at all goes to the "always evaluate" list.
 
-Selectivity is estimated without corpus statistics: longer words are rarer, function words
-are nearly free. Per document the candidates are the queries indexed under any of its stems;
-only those are evaluated, by the same compiled nodes the baseline uses, so results match.
-Stems depend on the language, so the index is built lazily per document language.
+A query is indexed under its cheapest clause (the `plan`: the document must contain one of
+these terms to reach the query at all) and, when it has another clause of plain terms, the
+cheapest of those is kept as a `check`, tested with one set operation before the query is
+evaluated. So a query of two required words is evaluated only on documents with both.
+
+"Cheap" means rare in documents. Until enough documents have been seen, rarity is guessed
+(longer words are rarer, function words are nearly free); the presearcher counts in how many
+documents each query term occurs and re-plans after 256, 4,096 and 65,536 counted documents
+(after the first re-plan it counts one document in eight).
+
+Per document the candidates are the queries indexed under any of its terms whose check also
+holds; only those are evaluated, by the same compiled nodes the baseline uses, so results are
+identical whatever the plan. Stems depend on the language, so the index is built lazily per
+document language (and again after a re-plan).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from itertools import chain, pairwise
 
 from monitor.topics.analysis import Analysis
 from monitor.topics.normalize import FUNCTION_WORDS
 from monitor.topics.query import And, Near, Node, Not, Or, Phrase, Prefix, Site
 
-Key = tuple[str, int | str]  # ("w", vocab id) or ("p", first three letters)
+Key = tuple[str, int | str]  # ("w", vocab id), ("t", vocab id: in the title) or ("p", first three letters)
 Plan = frozenset[Key] | None
+Clause = tuple[frozenset[Key], float]  # terms (any one suffices) and the estimated cost of the clause
+
+REPLAN_AT = (256, 4096, 65536)  # documents counted; after the last one counting stops
+SAMPLE_EVERY = 8  # after the first re-plan, count one document in this many
+_PREFIX_COST = 1 / 1.5**2
+TITLE_SHARE = 0.1  # guessed: a title has about a tenth of an article's distinct words
 
 
-def _word_weight(word: str) -> float:
-    return 0.5 if word in FUNCTION_WORDS else float(len(word))
-
-
-@dataclass(frozen=True)
-class _Weighted:
-    keys: frozenset[Key]
-    weight: float  # of its weakest key: any key alone admits the document
+def _static_cost(word: str) -> float:
+    """Guessed share of documents containing `word` when nothing has been counted yet."""
+    return 4.0 if word in FUNCTION_WORDS else 1.0 / len(word) ** 2
 
 
 class Presearcher:
     def __init__(self, roots: list[Node], vocab) -> None:  # vocab: matcher.Vocab
         self._vocab = vocab
-        plans: list[Plan] = []
-        for root in roots:
-            weighted = self._plan(root)
-            plans.append(weighted.keys if weighted is not None else None)
-        self.plans = plans
-        self.always: list[int] = [i for i, plan in enumerate(plans) if plan is None]
-        self._by_lang: dict[str, _LangIndex] = {}
+        self._roots = roots
+        # language -> (stem -> documents containing it, stem -> documents with it in the title)
+        self._df: dict[str, tuple[Counter[str], Counter[str]]] = {}
+        self._seen = 0  # documents counted
+        self._docs = 0  # documents observed
+        self._replans = list(REPLAN_AT)
+        self._cost: list[float] = []
+        self._title_cost: list[float] = []
+        self._plan_all()
 
     # ---- planning (language independent: vocabulary ids, not stems) ----
 
-    def _plan(self, node: Node) -> _Weighted | None:
+    def _plan_all(self) -> None:
+        plans: list[Plan] = []
+        checks: list[frozenset[int] | None] = []
+        for root in self._roots:
+            clauses = self._clauses(root)
+            if not clauses:
+                plans.append(None)
+                checks.append(None)
+                continue
+            clauses.sort(key=lambda c: c[1])
+            plan = clauses[0][0]
+            plans.append(plan)
+            # a check is tested against the document's terms: title terms count as plain terms there
+            check = next((c[0] for c in clauses[1:] if c[0] != plan and all(k != "p" for k, _ in c[0])), None)
+            checks.append(frozenset(v for _, v in check) if check else None)  # type: ignore[misc]
+        self.plans = plans
+        self.checks = checks
+        self.always: list[int] = [i for i, plan in enumerate(plans) if plan is None]
+        self._by_lang: dict[str, _LangIndex] = {}
+
+    def _word_cost(self, uid: int, title: bool = False) -> float:
+        cost = self._title_cost if title else self._cost
+        if uid >= len(cost):  # vocabulary grew while planning: guess until counted
+            unit, share = self._vocab.units, TITLE_SHARE if title else 1.0
+            cost.extend(share * _static_cost(unit[i]) for i in range(len(cost), uid + 1))
+        return cost[uid]
+
+    def _clauses(self, node: Node) -> list[Clause]:
         vocab = self._vocab
         if isinstance(node, Phrase):
             words = node.words
-            best = max(range(len(words)), key=lambda i: (_word_weight(words[i]), -i))
-            keys: set[Key] = {("w", vocab.id(words[best]))}
-            if best > 0:
-                keys.add(("w", vocab.id(words[best - 1] + words[best])))
-            if best + 1 < len(words):
-                keys.add(("w", vocab.id(words[best] + words[best + 1])))
-            return _Weighted(frozenset(keys), _word_weight(words[best]))
+            ids = [vocab.id(w) for w in words]
+            joins = [vocab.id(a + b) for a, b in pairwise(words)]
+            # title: the whole phrase lies in the title (it cannot cross the sentinel after it)
+            kind, title = ("t", True) if node.field == "title" else ("w", False)
+            out = []
+            for i, uid in enumerate(ids):
+                keys = {uid}
+                if i > 0:
+                    keys.add(joins[i - 1])
+                if i < len(joins):
+                    keys.add(joins[i])
+                clause = frozenset((kind, k) for k in keys)
+                out.append((clause, sum(self._word_cost(k, title) for k in keys)))  # type: ignore[misc]
+            return out
         if isinstance(node, Prefix):
             if len(node.prefix) < 3:
-                return None
-            return _Weighted(frozenset({("p", node.prefix[:3])}), 1.5)
+                return []
+            return [(frozenset({("p", node.prefix[:3])}), _PREFIX_COST)]
         if isinstance(node, (Not, Site)):
-            return None
+            return []
         if isinstance(node, (And, Near)):
             children = node.children if isinstance(node, And) else (node.left, node.right)
-            options = [w for w in (self._plan(c) for c in children) if w is not None]
-            if not options:
-                return None
-            return max(options, key=lambda w: (w.weight, -len(w.keys)))
+            return [c for child in children for c in self._clauses(child)]
         if isinstance(node, Or):
             union: set[Key] = set()
-            weight = float("inf")
+            cost = 0.0
             for child in node.children:
-                w = self._plan(child)
-                if w is None:
-                    return None
-                union |= w.keys
-                weight = min(weight, w.weight)
-            return _Weighted(frozenset(union), weight)
+                options = self._clauses(child)
+                if not options:
+                    return []
+                keys, c = min(options, key=lambda o: o[1])
+                union |= keys
+                cost += c
+            return [(frozenset(union), cost)]
         raise TypeError(f"unknown query node {node!r}")  # pragma: no cover
+
+    # ---- learning which terms are rare ----
+
+    def observe(self, a: Analysis) -> None:
+        """Count the query terms of one matched document; re-plan when enough were seen."""
+        if not self._replans:
+            return
+        self._docs += 1
+        if self._docs > REPLAN_AT[0] and self._docs % SAMPLE_EVERY:
+            return
+        index = self._index(a.lang)
+        df = self._df.get(a.lang)
+        if df is None:
+            df = self._df[a.lang] = (Counter(), Counter())
+        df[0].update(a.terms & index.vocab_keys)
+        df[1].update(a.title_keys & index.vocab_keys)
+        self._seen += 1
+        if self._seen >= self._replans[0]:
+            del self._replans[0]
+            self._learn()
+
+    def _learn(self) -> None:
+        """Costs from the counts: the share of seen documents that contain each vocabulary term."""
+        units = self._vocab.units
+        counts, title_counts = [0] * len(units), [0] * len(units)
+        for lang, (df, title_df) in self._df.items():
+            for uid, s in enumerate(self._vocab.stems(lang)):
+                counts[uid] += df.get(s, 0)
+                title_counts[uid] += title_df.get(s, 0)
+        n = self._seen + 1
+        # an unseen term is rarer than a seen one; among unseen ones the longer is guessed rarer
+        guess = [0.2 + 0.05 * min(_static_cost(u), 1.0) for u in units]
+        self._cost = [(c + g) / n for c, g in zip(counts, guess, strict=True)]
+        self._title_cost = [(c + g * TITLE_SHARE) / n for c, g in zip(title_counts, guess, strict=True)]
+        self._plan_all()
 
     # ---- per-language index and candidate selection ----
 
     def _index(self, lang: str) -> _LangIndex:
         index = self._by_lang.get(lang)
         if index is None:
-            index = self._by_lang[lang] = _LangIndex(self.plans, self._vocab.stems(lang))
+            index = self._by_lang[lang] = _LangIndex(self.plans, self.checks, self._vocab.stems(lang))
         return index
 
     def candidates(self, a: Analysis) -> list[int]:
         """Ascending indexes of the queries worth evaluating on this document."""
         index = self._index(a.lang)
         found = set(self.always)
-        terms = index.terms
-        for key in a.stemset & index.term_keys:
-            found.update(terms[key])
-        for key in a.pairset & index.term_keys:
-            found.update(terms[key])
-        if index.prefixes:
-            prefixes = index.prefixes
-            for key in a.prefix3_keys() & index.prefix_keys:
-                found.update(prefixes[key])
+        terms = a.terms
+        tables = [(terms & index.term_keys, index.terms)]  # set operations run in C; few keys survive
+        if index.title_keys:
+            tables.append((a.title_keys & index.title_keys, index.titles))
+        if index.prefix_keys:
+            tables.append((a.prefix3_keys() & index.prefix_keys, index.prefixes))
+        for hit, table in tables:  # one flat comprehension per kind: no Python loop per key
+            plain, one, many = table.plain, table.one, table.many
+            found.update(chain.from_iterable(map(plain.__getitem__, hit & table.keys[0])))
+            found.update([qi for key in hit & table.keys[1] for qi, c in one[key] if c in terms])
+            found.update(
+                [qi for key in hit & table.keys[2] for qi, c in many[key] if not terms.isdisjoint(c)]
+            )
         return sorted(found)
 
 
-class _LangIndex:
-    """stem -> query indexes, and first-three-letters -> query indexes, for one language."""
+class _Table:
+    """key -> queries without a check; -> (query, the one term it also needs); -> (query, terms
+    of which it needs one)."""
 
-    def __init__(self, plans: list[Plan], stems: list[str]):
-        terms: dict[str, list[int]] = {}
-        prefixes: dict[str, list[int]] = {}
+    __slots__ = ("keys", "many", "one", "plain")
+
+    def __init__(self) -> None:
+        self.plain: dict[str, list[int]] = {}
+        self.one: dict[str, list[tuple[int, str]]] = {}
+        self.many: dict[str, list[tuple[int, frozenset[str]]]] = {}
+        self.keys: tuple[frozenset[str], ...] = ()
+
+    def add(self, key: str, qi: int, check: frozenset[str] | None) -> None:
+        if check is None:
+            self.plain.setdefault(key, []).append(qi)
+        elif len(check) == 1:
+            self.one.setdefault(key, []).append((qi, next(iter(check))))
+        else:
+            self.many.setdefault(key, []).append((qi, check))
+
+    def freeze(self) -> frozenset[str]:
+        self.keys = (frozenset(self.plain), frozenset(self.one), frozenset(self.many))
+        return self.keys[0] | self.keys[1] | self.keys[2]
+
+
+class _LangIndex:
+    """stem -> queries, title stem -> queries, first-three-letters -> queries, for one language."""
+
+    def __init__(self, plans: list[Plan], checks: list[frozenset[int] | None], stems: list[str]):
+        terms, titles, prefixes = _Table(), _Table(), _Table()
+        tables = {"w": terms, "t": titles, "p": prefixes}
         for qi, plan in enumerate(plans):
             if plan is None:
                 continue
+            ids = checks[qi]
+            check = frozenset(stems[i] for i in ids) if ids else None
+            done: set[tuple[str, str]] = set()
             for kind, value in plan:
-                if kind == "w":
-                    assert isinstance(value, int)
-                    bucket = terms.setdefault(stems[value], [])
-                else:
-                    assert isinstance(value, str)
-                    bucket = prefixes.setdefault(value, [])
-                if not bucket or bucket[-1] != qi:
-                    bucket.append(qi)
+                key = value if kind == "p" else stems[value]  # type: ignore[index]
+                if (kind, key) in done:  # two vocabulary ids with one stem
+                    continue
+                done.add((kind, key))  # type: ignore[arg-type]
+                tables[kind].add(key, qi, check)  # type: ignore[arg-type]
         self.terms = terms
+        self.titles = titles
         self.prefixes = prefixes
-        self.term_keys = frozenset(terms)
-        self.prefix_keys = frozenset(prefixes)
+        self.term_keys = terms.freeze()
+        self.title_keys = titles.freeze()
+        self.prefix_keys = prefixes.freeze()
+        self.vocab_keys = frozenset(stems)  # every query term in this language: what is counted

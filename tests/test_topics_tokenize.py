@@ -1,0 +1,76 @@
+"""The one-pass tokeniser gives exactly what the reference regular expression gives."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from monitor.topics import normalize
+
+# The reference: a word followed by the separator that may join it to the next word.
+_WORD_SEP_RE = re.compile(
+    r"([\w\u0300-\u036f]+(?:['’‘`ʼ][\w\u0300-\u036f]+)*)([ \-\u00a0\u2010\u2011](?=\w))?"
+)
+
+
+def reference_tokenize(text: str) -> tuple[list[str], list[str]]:
+    found = _WORD_SEP_RE.findall(text)
+    if not found:
+        return [], []
+    raw, seps = zip(*found, strict=True)
+    folded = [normalize.fold(w) for w in raw]
+    fw = normalize.FUNCTION_WORDS
+    glued = [
+        a + b
+        if s and (s in "-\u2010\u2011" or (len(a) > 2 and len(b) > 2 and a not in fw and b not in fw))
+        else ""
+        for a, b, s in zip(folded, folded[1:], seps, strict=False)
+    ]
+    glued.append("")
+    return folded, glued
+
+
+TEXTS = [
+    "",
+    "   ",
+    "--",
+    "cease-fire cease fire cease  fire cease\u00a0fire cease\u2011fire cease -fire cease- fire",
+    "and I the rapist l'Élysée d'Artagnan qu'il perемир'я Перемир’я dell'Italia",
+    "word_with_underscore _lead trail_ a-_b x-\u0301y a \u0301b e\u0301tude",
+    "COVID-19 x-ray 3-4 2024 end. Next\n\nPara\tTab  double\u00a0\u00a0nbsp",
+    "«Guillemets» „Anführung“ (brackets) [x] {y} — dash – en ‐ hyphen ‑ nb",
+    "Straße Œuvre Ægir Łódź ёлка Її йод ў",
+    "trailing-",
+    "-leading",
+    "a",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_tokenize_matches_reference(text: str) -> None:
+    assert normalize.tokenize(text) == reference_tokenize(text)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ru", "uk", ""])
+@pytest.mark.parametrize("text", TEXTS)
+def test_analyse_text_is_tokenize_plus_stems(text: str, lang: str) -> None:
+    folded, glued = reference_tokenize(text)
+    got_folded, got_stems, got_pairs = normalize.analyse_text(text, lang)
+    assert list(got_folded) == folded
+    assert list(got_stems) == normalize.stem_all(folded, lang)
+    assert got_pairs == normalize.stem_all(glued, lang)
+
+
+def test_tokenize_matches_reference_on_random_text() -> None:
+    import random
+
+    rng = random.Random(11)
+    alphabet = [*"ab cdé-_'’\u00a0\u2010\u2011\u0301\n\t.,ёй1", "the", "and", "cease", "fire", "l'", " "]
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert normalize.tokenize(text) == reference_tokenize(text), repr(text)
+        folded, glued = reference_tokenize(text)
+        _, stems, pairs = normalize.analyse_text(text, "en")
+        assert list(stems) == normalize.stem_all(folded, "en"), repr(text)
+        assert pairs == normalize.stem_all(glued, "en"), repr(text)
