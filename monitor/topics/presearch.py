@@ -63,6 +63,8 @@ class Presearcher:
         self._replans = list(REPLAN_AT)
         self._cost: list[float] = []
         self._title_cost: list[float] = []
+        # each query's clauses without costs, so re-planning need not walk the syntax trees again
+        self._shapes = [self._shape(root) for root in roots]
         self._plan_all()
 
     # ---- planning (language independent: vocabulary ids, not stems) ----
@@ -70,8 +72,8 @@ class Presearcher:
     def _plan_all(self) -> None:
         plans: list[Plan] = []
         checks: list[frozenset[int] | None] = []
-        for root in self._roots:
-            clauses = self._clauses(root)
+        for shape in self._shapes:
+            clauses = self._clauses(shape)
             if not clauses:
                 plans.append(None)
                 checks.append(None)
@@ -87,51 +89,62 @@ class Presearcher:
         self.always: list[int] = [i for i, plan in enumerate(plans) if plan is None]
         self._by_lang: dict[str, _LangIndex] = {}
 
-    def _word_cost(self, uid: int, title: bool = False) -> float:
+    def _key_cost(self, key: Key) -> float:
+        kind, value = key
+        if kind == "p":
+            return _PREFIX_COST
+        title = kind == "t"
         cost = self._title_cost if title else self._cost
-        if uid >= len(cost):  # vocabulary grew while planning: guess until counted
+        if value >= len(cost):  # type: ignore[operator]  # vocabulary grew: guess until counted
             unit, share = self._vocab.units, TITLE_SHARE if title else 1.0
-            cost.extend(share * _static_cost(unit[i]) for i in range(len(cost), uid + 1))
-        return cost[uid]
+            cost.extend(share * _static_cost(unit[i]) for i in range(len(cost), value + 1))  # type: ignore[operator]
+        return cost[value]  # type: ignore[index]
 
-    def _clauses(self, node: Node) -> list[Clause]:
+    def _clauses(self, shape: list) -> list[Clause]:
+        """The clauses of a query shape with their current costs (the cheapest child of an OR)."""
+        out: list[Clause] = []
+        cost = self._key_cost
+        for part in shape:
+            if isinstance(part, frozenset):
+                out.append((part, sum(map(cost, part))))
+                continue
+            union: set[Key] = set()  # an OR: one clause of each child's cheapest clause
+            total = 0.0
+            for child in part:
+                keys, c = min(self._clauses(child), key=lambda o: o[1])
+                union |= keys
+                total += c
+            out.append((frozenset(union), total))
+        return out
+
+    def _shape(self, node: Node) -> list:
+        """Clauses of `node` as frozensets of keys, or for an OR a tuple of its children's shapes."""
         vocab = self._vocab
         if isinstance(node, Phrase):
             words = node.words
             ids = [vocab.id(w) for w in words]
             joins = [vocab.id(a + b) for a, b in pairwise(words)]
             # title: the whole phrase lies in the title (it cannot cross the sentinel after it)
-            kind, title = ("t", True) if node.field == "title" else ("w", False)
-            out = []
+            kind = "t" if node.field == "title" else "w"
+            out: list = []
             for i, uid in enumerate(ids):
                 keys = {uid}
                 if i > 0:
                     keys.add(joins[i - 1])
                 if i < len(joins):
                     keys.add(joins[i])
-                clause = frozenset((kind, k) for k in keys)
-                out.append((clause, sum(self._word_cost(k, title) for k in keys)))  # type: ignore[misc]
+                out.append(frozenset((kind, k) for k in keys))
             return out
         if isinstance(node, Prefix):
-            if len(node.prefix) < 3:
-                return []
-            return [(frozenset({("p", node.prefix[:3])}), _PREFIX_COST)]
+            return [frozenset({("p", node.prefix[:3])})] if len(node.prefix) >= 3 else []
         if isinstance(node, (Not, Site)):
             return []
         if isinstance(node, (And, Near)):
             children = node.children if isinstance(node, And) else (node.left, node.right)
-            return [c for child in children for c in self._clauses(child)]
+            return [c for child in children for c in self._shape(child)]
         if isinstance(node, Or):
-            union: set[Key] = set()
-            cost = 0.0
-            for child in node.children:
-                options = self._clauses(child)
-                if not options:
-                    return []
-                keys, c = min(options, key=lambda o: o[1])
-                union |= keys
-                cost += c
-            return [(frozenset(union), cost)]
+            shapes = tuple(self._shape(child) for child in node.children)
+            return [shapes] if all(shapes) else []
         raise TypeError(f"unknown query node {node!r}")  # pragma: no cover
 
     # ---- learning which terms are rare ----
@@ -159,9 +172,9 @@ class Presearcher:
         units = self._vocab.units
         counts, title_counts = [0] * len(units), [0] * len(units)
         for lang, (df, title_df) in self._df.items():
-            for uid, s in enumerate(self._vocab.stems(lang)):
-                counts[uid] += df.get(s, 0)
-                title_counts[uid] += title_df.get(s, 0)
+            stems = self._vocab.stems(lang)
+            counts = [c + df.get(s, 0) for c, s in zip(counts, stems, strict=True)]
+            title_counts = [c + title_df.get(s, 0) for c, s in zip(title_counts, stems, strict=True)]
         n = self._seen + 1
         # an unseen term is rarer than a seen one; among unseen ones the longer is guessed rarer
         guess = [0.2 + 0.05 * min(_static_cost(u), 1.0) for u in units]
