@@ -300,6 +300,19 @@ class Store:
             self.add_article_feed(article.url, article.feed)
             return False
 
+    def attach_entries(self, url: str, entries: list[tuple[str, str]]) -> None:
+        """More entries (feed, key) that led to an article already stored."""
+        for feed in sorted({feed for feed, _ in entries}):
+            self.add_article_feed(url, feed)
+        self._mark_done(entries)
+
+    def _mark_done(self, entries: list[tuple[str, str]]) -> None:
+        by_feed: dict[str, list[str]] = {}
+        for feed, key in entries:
+            by_feed.setdefault(feed, []).append(key)
+        for feed, keys in by_feed.items():
+            self.db.entries.update_many({"feed": feed, "key": {"$in": keys}}, {"$set": {"done": True}})
+
     def store_ingested(self, batch: list[Ingested]) -> tuple[int, int]:
         """Store a batch of crawled articles with a handful of round trips; (new articles, new matches).
 
@@ -330,12 +343,7 @@ class Store:
                     self.add_article_feed(item.article.url, feed)
         match_docs = [doc for i in batch for doc in self._match_docs(i.article, i.hits, now)]
         matched = _insert_new(self.db.matches, match_docs)
-        by_feed: dict[str, list[str]] = {}
-        for item in batch:
-            for feed, key in item.entries:
-                by_feed.setdefault(feed, []).append(key)
-        for feed, keys in by_feed.items():
-            self.db.entries.update_many({"feed": feed, "key": {"$in": keys}}, {"$set": {"done": True}})
+        self._mark_done([pair for item in batch for pair in item.entries])
         return len(new), len(matched)
 
     def iter_articles(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import scrapy
@@ -17,11 +17,13 @@ from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from monitor import worker
 from monitor.config import Config, ConfigError, load_config
 from monitor.crawl.items import ArticleItem
 from monitor.crawl.middleware import retry_after
 from monitor.crawl.settings import config_overrides
-from monitor.feeds import FAILING_FOR, FeedError, parse_feed
+from monitor.crawl.workers import Workers
+from monitor.feeds import FAILING_FOR, FeedError
 from monitor.models import FeedEntry, FetchedPage
 from monitor.store import Store, StoreError
 from monitor.urls import canonical_url
@@ -60,6 +62,7 @@ class FeedsSpider(scrapy.Spider):
         self.failures: dict[str, str] = {}
         self.failing_since: dict[str, datetime] = {}
         self.in_flight: dict[str, list[FeedEntry]] = {}  # canonical URL -> entries waiting for it
+        self.workers = Workers(tuple(self.config.topics.values()))
 
     @classmethod
     def update_settings(cls, settings) -> None:
@@ -74,6 +77,7 @@ class FeedsSpider(scrapy.Spider):
         settings.setdict(config_overrides(config), priority="spider")
 
     def closed(self, reason: str) -> None:
+        self.workers.close()
         self._own_store.close()
 
     def _count(self, key: str, n: int = 1) -> None:
@@ -135,14 +139,15 @@ class FeedsSpider(scrapy.Spider):
             when = request.meta.get("retry_after") or retry_after(failure.value.response)
         self._fail(name, request.url, describe_failure(failure), when)
 
-    def parse_feed(self, response: Response) -> Iterator[Request]:
+    async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         name = response.meta["feed"]
         try:
-            yield from self._parse_feed(name, response)
+            for request in await self._parse_feed(name, response):
+                yield request
         except StoreError as exc:  # the database went away: nothing advanced, the next crawl redoes it
             self._fail(name, self.config.feed(name).url, f"database error: {exc}")
 
-    def _parse_feed(self, name: str, response: Response) -> Iterator[Request]:
+    async def _parse_feed(self, name: str, response: Response) -> list[Request]:
         feed = self.config.feed(name)
         if response.status == 304:
             self._count("feeds_not_modified")
@@ -152,10 +157,12 @@ class FeedsSpider(scrapy.Spider):
         else:
             content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
             try:
-                parsed = parse_feed(response.body, response.url, name, content_type)
+                parsed = await self.workers.run(
+                    worker.parse_feed, response.body, response.url, name, content_type
+                )
             except FeedError as exc:
                 self._fail(name, feed.url, str(exc))
-                return
+                return []
             if parsed.warning:
                 log.info("feed %s: recovered from bad markup (%s)", name, parsed.warning)
             new = self.store.store_entries(list(parsed.entries))  # before the validators advance
@@ -169,7 +176,7 @@ class FeedsSpider(scrapy.Spider):
             )
             self._count("feeds_fetched")
             self._count("new_entries", new)
-        yield from self.follow(self.store.entries_to_follow(name))
+        return list(self.follow(self.store.entries_to_follow(name)))
 
     def follow(self, entries: list[FeedEntry]) -> Iterator[Request]:
         by_url = {}
@@ -193,16 +200,19 @@ class FeedsSpider(scrapy.Spider):
                 meta={"canonical": url},
             )
 
-    def _entries_for(self, request: Request) -> list[FeedEntry]:
-        return self.in_flight.pop(request.meta["canonical"], [])
+    def _item(self, request: Request, page: FetchedPage) -> ArticleItem:
+        """The entries stay in `in_flight` until the pipeline has stored the article: an entry of
+        another feed that arrives meanwhile joins them instead of fetching the page again."""
+        canonical = request.meta["canonical"]
+        return ArticleItem(canonical, list(self.in_flight.get(canonical, [])), page)
 
     def parse_article(self, response: Response) -> Iterator[ArticleItem]:
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         page = FetchedPage(response.url, response.status, content_type, response.body)
-        yield ArticleItem(self._entries_for(response.request), page)
+        yield self._item(response.request, page)
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
         request = failure.request
         page = FetchedPage(request.url, error=describe_failure(failure))
         log.info("article %s not fetched (%s); keeping the feed's text", request.url, page.error)
-        yield ArticleItem(self._entries_for(request), page)
+        yield self._item(request, page)

@@ -9,7 +9,8 @@ from monitor.models import FeedEntry, FetchedPage
 
 @dataclass(repr=False)
 class ArticleItem:
-    entries: list[FeedEntry]  # one or more (the same article in several feeds)
+    canonical: str  # the URL the article is expected under (it may change to rel=canonical)
+    entries: list[FeedEntry]  # the entries that led here so far (more may come: see the pipeline)
     page: FetchedPage
 
     def __repr__(self) -> str:  # Scrapy logs items: never the whole page

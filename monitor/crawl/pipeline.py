@@ -1,7 +1,6 @@
-"""The one pipeline: analyse (extract + match) in a process pool, then store.
+"""The one pipeline: analyse (extract + match) in the worker processes, then store.
 
-Extraction and matching are CPU-bound, so they run in worker processes sized to the cores
-while the reactor keeps downloading. Results are written in batches (a few round trips per
+Results are written in batches (a few round trips per
 50 articles, not five per article) on a database thread, so the reactor never waits on
 pymongo. Entries are marked done only after their article and matches are stored, so a
 database that goes away mid-crawl loses nothing: the next crawl redoes that batch.
@@ -11,17 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 from scrapy.exceptions import DropItem
 
 from monitor import worker
 from monitor.crawl.items import ArticleItem
-from monitor.models import Ingested
+from monitor.models import Article, FeedEntry, FetchedPage, Ingested, TopicHit
 from monitor.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -31,40 +28,19 @@ BATCH_SIZE = 50  # articles per database round of writes
 BATCH_SECONDS = 2.0  # or fewer, when they trickle in
 
 
-def worker_count() -> int:
-    env = os.environ.get("MONITOR_WORKERS")
-    return int(env) if env else (os.cpu_count() or 1)
-
-
 class IngestPipeline:
     def __init__(self, crawler):
         self.crawler = crawler
-        self.pool: Executor | None = None
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmon-store")
-        self.buffer: list[Ingested] = []
+        self.buffer: list[Analysed] = []
         self.buffer_since = 0.0
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def open_spider(self, spider=None) -> None:
-        spider = spider or self.crawler.spider
-        topics = tuple(spider.config.topics.values())
-        workers = worker_count()
-        if workers > 0:  # worker processes start on the first article, so a re-crawl starts none
-            context = multiprocessing.get_context("forkserver")
-            self.pool = ProcessPoolExecutor(
-                workers, mp_context=context, initializer=worker.init, initargs=(topics,)
-            )
-        else:  # in-process, for debugging
-            worker.init(topics)
-            self.pool = ThreadPoolExecutor(max_workers=1)
-
     async def close_spider(self, spider=None) -> None:
-        await self.flush()
-        if self.pool:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        await self.flush()  # the spider closes the workers after this
         self.io.shutdown(wait=True)
 
     async def process_item(self, item, spider=None):
@@ -74,50 +50,73 @@ class IngestPipeline:
         stats = self.crawler.stats
         entry, page = item.entries[0], item.page
         drop = spider.config.feed(entry.feed).extract_drop
-        loop = asyncio.get_running_loop()
         try:
-            article, hits = await loop.run_in_executor(self.pool, worker.analyze, entry, page, drop)
+            article, hits = await spider.workers.run(worker.analyze, entry, page, drop)
         except Exception as exc:  # a bug or a crash in a worker: report it, keep the entries pending
             log.exception("analysing %s failed", page.url)
             stats.inc_value("newsmon/analysis_errors")
+            spider.in_flight.pop(item.canonical, None)
             raise DropItem(f"analysis failed: {exc}") from exc
         stats.inc_value("newsmon/articles_processed")
         if article.source == "feed":
             stats.inc_value("newsmon/articles_from_feed_text")
-        feeds = tuple(sorted({e.feed for e in item.entries} - {article.feed}))
         if not self.buffer:
             self.buffer_since = time.monotonic()
-        self.buffer.append(
-            Ingested(
-                article=replace(article, feeds=feeds),
-                hits=tuple(hits),
-                entries=tuple((e.feed, e.key) for e in item.entries),
-                page_url=page.url,
-                page_status=page.status,
-                page_type=page.content_type,
-                page_body=page.body,
-            )
-        )
+        self.buffer.append(Analysed(item.canonical, article, tuple(hits), page))
         if len(self.buffer) >= BATCH_SIZE or time.monotonic() - self.buffer_since > BATCH_SECONDS:
             await self.flush()
         return item
 
     async def flush(self) -> None:
-        """Write the buffered articles in one batch, on the database thread."""
+        """Write the buffered articles in one batch, on the database thread.
+
+        Each article is stored with every entry that has led to it so far; entries that join
+        while the batch is being written are attached right after, and only then does the
+        article leave `in_flight` (from then on a newcomer finds it in the database).
+        """
         batch, self.buffer = self.buffer, []
         if not batch:
             return
-        stats = self.crawler.stats
-        store = self.crawler.spider.store
+        spider, stats = self.crawler.spider, self.crawler.stats
+        loop = asyncio.get_running_loop()
+        entries = [list(spider.in_flight.get(a.canonical, ())) for a in batch]
+        ingested = [_ingested(a, e) for a, e in zip(batch, entries, strict=True)]
         try:
-            new, matched = await asyncio.get_running_loop().run_in_executor(
-                self.io, store.store_ingested, batch
-            )
+            new, matched = await loop.run_in_executor(self.io, spider.store.store_ingested, ingested)
+            for analysed, stored, item in zip(batch, entries, ingested, strict=True):
+                late = spider.in_flight.get(analysed.canonical, [])[len(stored) :]
+                if late:
+                    keys = [(e.feed, e.key) for e in late]
+                    await loop.run_in_executor(self.io, spider.store.attach_entries, item.article.url, keys)
         except StoreError as exc:
             log.error(
                 "database error while storing %d articles: %s (the next crawl redoes them)", len(batch), exc
             )
             stats.inc_value("newsmon/store_errors", len(batch))
             return
+        finally:
+            for analysed in batch:
+                spider.in_flight.pop(analysed.canonical, None)
         stats.inc_value("newsmon/new_articles", new)
         stats.inc_value("newsmon/new_matches", matched)
+
+
+@dataclass(frozen=True)
+class Analysed:
+    canonical: str
+    article: Article
+    hits: tuple[TopicHit, ...]
+    page: FetchedPage
+
+
+def _ingested(analysed: Analysed, entries: list[FeedEntry]) -> Ingested:
+    article, page = analysed.article, analysed.page
+    return Ingested(
+        article=replace(article, feeds=tuple(sorted({e.feed for e in entries} - {article.feed}))),
+        hits=analysed.hits,
+        entries=tuple((e.feed, e.key) for e in entries),
+        page_url=page.url,
+        page_status=page.status,
+        page_type=page.content_type,
+        page_body=page.body,
+    )

@@ -22,6 +22,26 @@ DOWNLOADER_MIDDLEWARES = {
     "monitor.crawl.middleware.RetryAfterMiddleware": 560,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "monitor.crawl.middleware.CachedRobotsTxtMiddleware": 100,
+    # Every component costs start-up imports and a call per request: keep only what a feed
+    # crawler uses (no auth, proxies, cookies or cache; feeds and their articles may be on
+    # any host, so no offsite filter).
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
+}
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+}
+DOWNLOAD_HANDLERS = {"s3": None, "ftp": None, "file": None, "data": None}
+EXTENSIONS = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.memdebug.MemoryDebugger": None,
+    "scrapy.extensions.feedexport.FeedExporter": None,
+    "scrapy.extensions.spiderstate.SpiderState": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
 }
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False

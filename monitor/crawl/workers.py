@@ -1,0 +1,41 @@
+"""The crawl's worker processes: CPU-bound work (feed parsing, extraction, matching) runs here,
+sized to the cores, while the reactor keeps downloading and storing."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
+
+from monitor import worker
+from monitor.topics import Topic
+
+
+def worker_count() -> int:
+    """$MONITOR_WORKERS, else one per core; 0 runs the work in a thread of the crawl process."""
+    env = os.environ.get("MONITOR_WORKERS")
+    return int(env) if env else (os.cpu_count() or 1)
+
+
+class Workers:
+    def __init__(self, topics: tuple[Topic, ...]):
+        count = worker_count()
+        if count > 0:  # processes start with the first task, so a quiet re-crawl starts none
+            self.pool: Executor = ProcessPoolExecutor(
+                count,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=worker.init,
+                initargs=(topics,),
+            )
+        else:
+            worker.init(topics)
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmon-work")
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
