@@ -31,6 +31,7 @@ document language (and again after a re-plan).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from itertools import chain, pairwise
 
 from monitor.topics.analysis import Analysis
@@ -214,21 +215,14 @@ class _Table:
     """key -> queries without a check; -> (query, the one term it also needs); -> (query, terms
     of which it needs one)."""
 
-    __slots__ = ("keys", "many", "one", "plain")
+    __slots__ = ("keys", "many", "one", "plain", "slots")
 
     def __init__(self) -> None:
         self.plain: dict[str, list[int]] = {}
         self.one: dict[str, list[tuple[int, str]]] = {}
         self.many: dict[str, list[tuple[int, frozenset[str]]]] = {}
+        self.slots: tuple[dict, dict, dict] = (self.plain, self.one, self.many)
         self.keys: tuple[frozenset[str], ...] = ()
-
-    def add(self, key: str, qi: int, check: frozenset[str] | None) -> None:
-        if check is None:
-            self.plain.setdefault(key, []).append(qi)
-        elif len(check) == 1:
-            self.one.setdefault(key, []).append((qi, next(iter(check))))
-        else:
-            self.many.setdefault(key, []).append((qi, check))
 
     def freeze(self) -> frozenset[str]:
         self.keys = (frozenset(self.plain), frozenset(self.one), frozenset(self.many))
@@ -236,27 +230,42 @@ class _Table:
 
 
 class _LangIndex:
-    """stem -> queries, title stem -> queries, first-three-letters -> queries, for one language."""
+    """stem -> queries, title stem -> queries, first-three-letters -> queries, for one language.
+
+    Rebuilt for every language after each re-plan, so it is built with as little per-query
+    work as possible."""
 
     def __init__(self, plans: list[Plan], checks: list[frozenset[int] | None], stems: list[str]):
-        terms, titles, prefixes = _Table(), _Table(), _Table()
-        tables = {"w": terms, "t": titles, "p": prefixes}
+        tables = {"w": _Table(), "t": _Table(), "p": _Table()}
         for qi, plan in enumerate(plans):
             if plan is None:
                 continue
             ids = checks[qi]
-            check = frozenset(stems[i] for i in ids) if ids else None
-            done: set[tuple[str, str]] = set()
-            for kind, value in plan:
-                key = value if kind == "p" else stems[value]  # type: ignore[index]
-                if (kind, key) in done:  # two vocabulary ids with one stem
-                    continue
-                done.add((kind, key))  # type: ignore[arg-type]
-                tables[kind].add(key, qi, check)  # type: ignore[arg-type]
-        self.terms = terms
-        self.titles = titles
-        self.prefixes = prefixes
-        self.term_keys = terms.freeze()
-        self.title_keys = titles.freeze()
-        self.prefix_keys = prefixes.freeze()
+            if not ids:
+                entry: object = qi
+                slot = 0
+            else:
+                check = frozenset(map(stems.__getitem__, ids))
+                if len(check) == 1:
+                    entry, slot = (qi, next(iter(check))), 1
+                else:
+                    entry, slot = (qi, check), 2
+            if len(plan) == 1:
+                ((kind, value),) = plan
+                keys: Iterable[tuple[str, str]] = ((kind, value if kind == "p" else stems[value]),)  # type: ignore[index]
+            else:  # two vocabulary ids may share one stem: one entry per distinct key
+                keys = {(kind, value if kind == "p" else stems[value]) for kind, value in plan}  # type: ignore[index]
+            for kind, key in keys:
+                table = tables[kind].slots[slot]
+                bucket = table.get(key)
+                if bucket is None:
+                    table[key] = [entry]
+                else:
+                    bucket.append(entry)
+        self.terms = tables["w"]
+        self.titles = tables["t"]
+        self.prefixes = tables["p"]
+        self.term_keys = self.terms.freeze()
+        self.title_keys = self.titles.freeze()
+        self.prefix_keys = self.prefixes.freeze()
         self.vocab_keys = frozenset(stems)  # every query term in this language: what is counted
