@@ -13,6 +13,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 
 from scrapy.exceptions import DropItem
 
@@ -55,7 +56,10 @@ class IngestPipeline:
         except Exception as exc:  # a bug or a crash in a worker: report it, keep the entries pending
             log.exception("analysing %s failed", page.url)
             stats.inc_value("newsmon/analysis_errors")
-            spider.in_flight.pop(item.canonical, None)
+            for e in spider.in_flight.pop(item.canonical, item.entries):  # retried by a later crawl, 3 times
+                await asyncio.get_running_loop().run_in_executor(
+                    self.io, partial(spider.store.mark_entry, e.feed, e.key, done=False, error=repr(exc))
+                )
             raise DropItem(f"analysis failed: {exc}") from exc
         stats.inc_value("newsmon/articles_processed")
         if article.source == "feed":
