@@ -193,6 +193,16 @@ def parse_smtp(text: str) -> SmtpTarget:
     return SmtpTarget(parts.hostname, parts.port or port, parts.username or "", security)
 
 
+def parse_css_selector(text: str) -> str:
+    from cssselect import GenericTranslator, SelectorError  # lazy: only configs that use extract.drop
+
+    try:
+        GenericTranslator().css_to_xpath(str(text))
+    except SelectorError as exc:
+        raise ValueError(f"{text!r} is not a CSS selector ({exc})") from None
+    return str(text)
+
+
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$|^[^@\s<>]+@localhost$")
 
 
@@ -379,7 +389,11 @@ def _feeds(r: _Reader, node: yaml.Node | None) -> tuple[FeedConfig, ...]:
         if "extract" in m:
             em = r.mapping(f"{key}.extract", m["extract"][1], {"drop"})
             if "drop" in em:
-                drop = r.strings(f"{key}.extract.drop", em["drop"][1])
+                drop = tuple(
+                    sel
+                    for j, node in enumerate(r.sequence(f"{key}.extract.drop", em["drop"][1]))
+                    if (sel := r.scalar(f"{key}.extract.drop[{j}]", node, parse_css_selector)) is not None
+                )
         if name in seen:
             r.problem(f"{key}.name", item, f"feed name {name!r} is used twice (give each feed its own name)")
         seen[name] = i

@@ -101,6 +101,11 @@ def test_environment_overrides_uri(tmp_path, monkeypatch):
             "  - email: alice",
             "monitor.yaml:16: recipients[0].email: 'alice' is not",
         ),
+        (
+            "    name: example-world",
+            "    name: example-world\n    extract: {drop: [aside, 'div[[']}",
+            "monitor.yaml:9: feeds[0].extract.drop[1]: 'div[[' is not a CSS selector",
+        ),
     ],
 )
 def test_each_error_names_file_key_and_line(tmp_path, old, new, expected):
