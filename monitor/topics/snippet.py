@@ -122,9 +122,20 @@ def _collapse(
             (start + shift, end + shift) for start, end in sorted(set(spans)) if lo <= start and end <= hi
         )
     collapsed = _SPACE.sub(" ", piece)
+    runs = [m.span() for m in _SPACE.finditer(piece)]
+    run_starts = [a for a, _ in runs]
+    run_ends = [b for _, b in runs]
+    removed = [0]  # characters dropped by the runs before each run
+    for a, b in runs:
+        removed.append(removed[-1] + b - a - 1)
 
-    def remap(offset: int) -> int:  # offsets are word starts/ends, never inside a whitespace run
-        return len(_SPACE.sub(" ", piece[:offset])) + len(prefix)
+    def remap(offset: int) -> int:
+        """len(_SPACE.sub(" ", piece[:offset])) + len(prefix), from the runs found once."""
+        j = bisect.bisect_right(run_starts, offset) - 1
+        if j >= 0 and offset < run_ends[j]:  # at or inside a run (word ends are): its part counts as one
+            inside = offset - run_starts[j]
+            return offset - removed[j] - (inside - 1 if inside else 0) + len(prefix)
+        return offset - removed[bisect.bisect_right(run_ends, offset)] + len(prefix)
 
     marks = (
         (remap(start - lo), remap(end - lo)) for start, end in sorted(set(spans)) if lo <= start and end <= hi
