@@ -18,6 +18,7 @@ ELLIPSIS = "…"
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'»”’)\]]*\s+|\s*\n\s*")
 _SPACE = re.compile(r"\s+")
 _NOT_SINGLE_SPACE = re.compile(r"[^\S ]| {2,}")
+_COLLAPSING = re.compile(r"\s{2,}|[^\S ]")  # whole whitespace runs that are not a single space
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -122,7 +123,7 @@ def _collapse(
             (start + shift, end + shift) for start, end in sorted(set(spans)) if lo <= start and end <= hi
         )
     collapsed = _SPACE.sub(" ", piece)
-    runs = [m.span() for m in _SPACE.finditer(piece)]
+    runs = [m.span() for m in _COLLAPSING.finditer(piece)]  # single spaces stay as they are
     run_starts = [a for a, _ in runs]
     run_ends = [b for _, b in runs]
     removed = [0]  # characters dropped by the runs before each run
