@@ -247,6 +247,40 @@ class CNear(CNode):
         return sorted({o for pair in self._pairs(a, first_only=False) for o in pair})
 
 
+class CNearWords(CNear):
+    """NEAR of two plain words (not title:): decided on the raw position lists, without
+    building spans, unless a side also occurs as a two-word compound (then as `CNear`)."""
+
+    __slots__ = ("lsid", "rsid")
+
+    def __init__(self, left: CWord, right: CWord, distance: int):
+        super().__init__(left, right, distance)
+        self.lsid = left.sid
+        self.rsid = right.sid
+
+    def ev(self, a: Analysis) -> bool:
+        vs, terms = a.vs, a.terms
+        s, t = vs[self.lsid], vs[self.rsid]
+        if s not in terms or t not in terms:
+            return False
+        stemset = a.stemset
+        if s not in stemset or t not in stemset:  # only as a compound on a side: spans needed
+            return bool(self._pairs(a, first_only=True))
+        pairset = a.pairset
+        if s in pairset or t in pairset:
+            return bool(self._pairs(a, first_only=True))
+        xs, ys = a.single_pos(s), a.single_pos(t)
+        nt, dist = a.n_title, self.distance
+        for x in xs:
+            x_title = x < nt
+            for y in ys[bisect_left(ys, x - dist) :]:
+                if y > x + dist:
+                    break
+                if y != x and (y < nt) == x_title:
+                    return True
+        return False
+
+
 class CAnd(CNode):
     __slots__ = ("children", "evs")
     cost = 2
@@ -302,7 +336,10 @@ def compile_node(node: Node, vocab: Vocab) -> CNode:
     if isinstance(node, Not):
         return CNot(compile_node(node.child, vocab))
     if isinstance(node, Near):
-        return CNear(compile_node(node.left, vocab), compile_node(node.right, vocab), node.distance)
+        left, right = compile_node(node.left, vocab), compile_node(node.right, vocab)
+        if isinstance(left, CWord) and isinstance(right, CWord) and not (left.title or right.title):
+            return CNearWords(left, right, node.distance)
+        return CNear(left, right, node.distance)
     if isinstance(node, And):
         return CAnd([compile_node(c, vocab) for c in node.children])
     if isinstance(node, Or):
