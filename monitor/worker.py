@@ -10,16 +10,23 @@ from __future__ import annotations
 
 from monitor.models import Article, FeedEntry, FetchedPage, ParsedFeed, TopicHit
 
+_topics: tuple | None = None  # the crawl's topics, until the first article needs the matcher
+
 
 def init(topics: tuple) -> None:
-    from monitor import ingest
-
-    ingest.init_worker(topics)
+    """Keep the topics; the extraction stack and the matcher load with the first article, so a
+    new worker parses the first feeds at once while the article pages are still downloading."""
+    global _topics
+    _topics = topics
 
 
 def analyze(entry: FeedEntry, page: FetchedPage, drop: tuple[str, ...]) -> tuple[Article, list[TopicHit]]:
+    global _topics
     from monitor import ingest
 
+    if _topics is not None:
+        ingest.init_worker(_topics)
+        _topics = None
     return ingest.analyze(entry, page, drop)
 
 
