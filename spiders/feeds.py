@@ -83,12 +83,9 @@ class FeedsSpider(scrapy.Spider):
     def _count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"newsmon/{key}", n)
 
-    async def start(self):  # Scrapy >= 2.13
+    async def start(self) -> AsyncIterator[Request]:
         for request in self.feed_requests():
             yield request
-
-    def start_requests(self):  # older Scrapy
-        yield from self.feed_requests()
 
     def feed_requests(self) -> Iterator[Request]:
         states = self.store.feed_states([f.name for f in self.feeds])
