@@ -1,9 +1,9 @@
 """The one pipeline: analyse (extract + match) in the worker processes, then store.
 
-Results are written in batches (a few round trips per
-50 articles, not five per article) on a database thread, so the reactor never waits on
-pymongo. Entries are marked done only after their article and matches are stored, so a
-database that goes away mid-crawl loses nothing: the next crawl redoes that batch.
+Results are written in batches (a few round trips per 50 articles, not five per article) on a
+database thread, so the reactor never waits on pymongo. Entries are marked done only after
+their article and matches are stored, so a database that goes away mid-crawl loses nothing:
+the next crawl redoes that batch.
 """
 
 from __future__ import annotations
