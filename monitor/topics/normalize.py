@@ -24,8 +24,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from itertools import compress
-from operator import and_, or_
 
 import Stemmer
 
@@ -163,62 +161,52 @@ def tokenize(text: str) -> tuple[list[str], list[str]]:
     return folded, glued
 
 
-# A word as WORD_RE finds it, plus the joiner after it when that joiner alone separates it from the
-# next word (which must start with a word character): the compound rule's separator test, in C.
-_CHUNK_RE = re.compile(r"[\w\u0300-\u036f]+(?:['’‘`ʼ][\w\u0300-\u036f]+)*(?:[ \u00a0\-\u2010\u2011](?=\w))?")
-_SPACES = frozenset(" \u00a0")
-
-
 class _TokenCache(dict):
-    """chunk (`_CHUNK_RE`) -> (folded word, stem, joins the next word, joins it if that word may
-    glue too) in one language. Text repeats its vocabulary, so almost every word of an article
-    is one dictionary look-up instead of fold + stem + the compound rule's tests."""
+    """word as written -> (folded, stem, may glue to a neighbour across a space, starts with a
+    word character) in one language. Text repeats its vocabulary, so almost every word of an
+    article is one dictionary look-up instead of fold + stem + the compound rule's tests."""
 
     def __init__(self, lang: str):
         super().__init__()
         self._stem = _stemmer(lang)
 
-    def __missing__(self, chunk: str) -> tuple[str, str, bool, bool, bool]:
+    def __missing__(self, word: str) -> tuple[str, str, bool, bool]:
         if len(self) > 500_000:
             self.clear()
-        joiner = chunk[-1]
-        word = chunk[:-1] if joiner in _JOINERS else chunk
         folded = _FOLD[word][0]
-        glue = len(folded) > 2 and folded not in FUNCTION_WORDS  # may glue across a space
-        value = self[chunk] = (
+        value = self[word] = (
             folded,
             self._stem[folded],
-            glue,
-            joiner in _HYPHENS,
-            glue and joiner in _SPACES,
+            len(folded) > 2 and folded not in FUNCTION_WORDS,
+            word[0].isalnum() or word[0] == "_",  # what WORD_SEP's (?=\w) looked at
         )
         return value
 
 
 _TOKENS: dict[str, _TokenCache] = {}
+_SPACES = frozenset(" \u00a0")
 
 
 def analyse_text(text: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
     """`tokenize` plus stemming in one pass: (folded words, their stems, stems of the words
-    glued to the next one or ""), for a language from `stem_language`.
-
-    Per word only C runs (one regex, one cached look-up, boolean maps); Python code runs only
-    for the neighbours that do glue."""
-    chunks = _CHUNK_RE.findall(text)
-    if not chunks:
+    glued to the next one or ""), for a language from `stem_language`."""
+    parts = _SPLIT_RE.split(text)
+    if len(parts) < 2:
         return (), (), []
     cache = _TOKENS.get(lang)
     if cache is None:
         cache = _TOKENS[lang] = _TokenCache(lang)
-    folded, stems, glue, hyphen, space = zip(*map(cache.__getitem__, chunks), strict=True)
-    n = len(folded)
-    pairs = [""] * n
-    # word p glues to word p + 1 across a hyphen, or across a space when both may glue
-    at = list(compress(range(n - 1), map(or_, hyphen, map(and_, space, glue[1:]))))
-    if at:
-        stem = _stemmer(lang).__getitem__
-        for p in at:
-            pairs[p] = stem(folded[p] + folded[p + 1])
+    info = list(map(cache.__getitem__, parts[1::2]))
+    stem = _stemmer(lang)
+    hyphens, spaces = _HYPHENS, _SPACES
+    # parts[2::2] are the gaps after each word: a joiner only if it is one character, so the
+    # membership tests below also check the gap's length
+    pairs = [
+        stem[x[0] + y[0]] if y[3] and (g in hyphens or (g in spaces and x[2] and y[2])) else ""
+        for x, y, g in zip(info, info[1:], parts[2::2], strict=False)
+    ]
+    pairs.append("")
+    folded, stems, _, _ = zip(*info, strict=True)
     return folded, stems, pairs
 
 
