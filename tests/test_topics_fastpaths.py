@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from monitor.topics import Document, TopicMatcher, compile_topic
-from monitor.topics.matcher import CNear, CNearWords
+from monitor.topics.matcher import CNear, CNearWords, CPhrase
 
 WORDS = [
     "peace",
@@ -48,5 +48,25 @@ def test_near_of_two_words_equals_general_near() -> None:
         for c in fast:
             got = c.ev(a)
             assert got == CNear.ev(c, a), (doc, c.left.sid, c.right.sid, c.distance)
+            outcomes.add(got)
+    assert outcomes == {True, False}
+
+
+def test_phrase_equals_general_phrase_walk() -> None:
+    rng = random.Random(6)
+    topics = []
+    for i in range(80):
+        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 3)))
+        topics.append(compile_topic(f"q{i}", query=f'{rng.choice(["", "title:"])}"{words}"'))
+    matcher = TopicMatcher(topics, presearch=False)
+    phrases = [c for c in matcher.compiled if isinstance(c, CPhrase)]
+    assert len(phrases) > 60
+    outcomes = set()
+    for _ in range(300):
+        doc = Document("d", _text(rng, rng.randint(0, 5)), _text(rng, rng.randint(0, 14)), lang="en")
+        a = matcher.analyse(doc)
+        for c in phrases:
+            got = c.ev(a)
+            assert got == (c._present(a) and bool(c._find(a, first_only=True))), (doc, c.sids, c.title)
             outcomes.add(got)
     assert outcomes == {True, False}

@@ -111,7 +111,23 @@ class CPhrase(CNode):
         return True
 
     def ev(self, a: Analysis) -> bool:
-        return self._present(a) and bool(self._find(a, first_only=True))
+        if not self._present(a):
+            return False
+        vs, stemset, pairset = a.vs, a.stemset, a.pairset
+        units = [vs[i] for i in self.sids]
+        if "" in units or not pairset.isdisjoint(units) or any(vs[j] in stemset for j in self.jids):
+            return bool(self._find(a, first_only=True))  # compounds on either side: the general walk
+        # the common case: each query word is one document word, at consecutive positions
+        stems, n = a.stems, len(units)
+        last = (a.n_title if self.title else len(stems)) - 1
+        size = len(stems) - n
+        rest = units[1:]
+        for p in a.single_pos(units[0]):
+            if p > last or p > size:
+                break
+            if list(stems[p + 1 : p + n]) == rest:
+                return True
+        return False
 
     def occ(self, a: Analysis) -> list[Occ]:
         return self._find(a, first_only=False) if self._present(a) else []
