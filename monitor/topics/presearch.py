@@ -15,7 +15,8 @@ document must contain at least one:
 A query is indexed under its cheapest clause (the `plan`: the document must contain one of
 these terms to reach the query at all) and, when it has another clause of plain terms, the
 cheapest of those is kept as a `check`, tested with one set operation before the query is
-evaluated. So a query of two required words is evaluated only on documents with both.
+evaluated. So a query of two required words is evaluated only on documents with both. A query
+with no such clause but a prefix clause is checked by the prefix's first three letters instead.
 
 "Cheap" means rare in documents. Until enough documents have been seen, rarity is guessed
 (longer words are rarer, function words are nearly free); the presearcher counts in how many
@@ -72,7 +73,7 @@ class Presearcher:
 
     def _plan_all(self) -> None:
         plans: list[Plan] = []
-        checks: list[frozenset[int] | None] = []
+        checks: list[frozenset[int] | str | None] = []
         for shape in self._shapes:
             clauses = self._clauses(shape)
             if not clauses:
@@ -84,7 +85,13 @@ class Presearcher:
             plans.append(plan)
             # a check is tested against the document's terms: title terms count as plain terms there
             check = next((c[0] for c in clauses[1:] if c[0] != plan and all(k != "p" for k, _ in c[0])), None)
-            checks.append(frozenset(v for _, v in check) if check else None)  # type: ignore[misc]
+            if check:
+                checks.append(frozenset(v for _, v in check))  # type: ignore[misc]
+                continue
+            # else a prefix clause: its first three letters among the document's words'
+            prefix = next((c[0] for c in clauses[1:] if c[0] != plan and len(c[0]) == 1), None)
+            ((kind, value),) = prefix or ((None, None),)
+            checks.append(value if kind == "p" else None)  # type: ignore[arg-type]
         self.plans = plans
         self.checks = checks
         self.always: list[int] = [i for i, plan in enumerate(plans) if plan is None]
@@ -197,36 +204,41 @@ class Presearcher:
         found = set(self.always)
         terms = a.terms
         tables = [(terms & index.term_keys, index.terms)]  # set operations run in C; few keys survive
+        # first three letters of the document's words: for prefix plans and prefix checks
+        prefix3 = a.prefix3_keys() if index.prefix_keys or index.prefix_checked else frozenset()
         if index.title_keys:
             tables.append((a.title_keys & index.title_keys, index.titles))
         if index.prefix_keys:
-            tables.append((a.prefix3_keys() & index.prefix_keys, index.prefixes))
+            tables.append((prefix3 & index.prefix_keys, index.prefixes))
         for hit, table in tables:  # one flat comprehension per kind: no Python loop per key
-            plain, one, many = table.plain, table.one, table.many
+            plain, one, many, pre = table.plain, table.one, table.many, table.pre
             found.update(chain.from_iterable(map(plain.__getitem__, hit & table.keys[0])))
             found.update([qi for key in hit & table.keys[1] for qi, c in one[key] if c in terms])
             found.update(
                 [qi for key in hit & table.keys[2] for qi, c in many[key] if not terms.isdisjoint(c)]
             )
+            if pre:
+                found.update([qi for key in hit & table.keys[3] for qi, p in pre[key] if p in prefix3])
         return sorted(found)
 
 
 class _Table:
     """key -> queries without a check; -> (query, the one term it also needs); -> (query, terms
-    of which it needs one)."""
+    of which it needs one); -> (query, first three letters of a prefix it also needs)."""
 
-    __slots__ = ("keys", "many", "one", "plain", "slots")
+    __slots__ = ("keys", "many", "one", "plain", "pre", "slots")
 
     def __init__(self) -> None:
         self.plain: dict[str, list[int]] = {}
         self.one: dict[str, list[tuple[int, str]]] = {}
         self.many: dict[str, list[tuple[int, frozenset[str]]]] = {}
-        self.slots: tuple[dict, dict, dict] = (self.plain, self.one, self.many)
+        self.pre: dict[str, list[tuple[int, str]]] = {}
+        self.slots: tuple[dict, dict, dict, dict] = (self.plain, self.one, self.many, self.pre)
         self.keys: tuple[frozenset[str], ...] = ()
 
     def freeze(self) -> frozenset[str]:
-        self.keys = (frozenset(self.plain), frozenset(self.one), frozenset(self.many))
-        return self.keys[0] | self.keys[1] | self.keys[2]
+        self.keys = tuple(map(frozenset, self.slots))
+        return self.keys[0] | self.keys[1] | self.keys[2] | self.keys[3]
 
 
 class _LangIndex:
@@ -235,7 +247,7 @@ class _LangIndex:
     Rebuilt for every language after each re-plan, so it is built with as little per-query
     work as possible."""
 
-    def __init__(self, plans: list[Plan], checks: list[frozenset[int] | None], stems: list[str]):
+    def __init__(self, plans: list[Plan], checks: list[frozenset[int] | str | None], stems: list[str]):
         tables = {"w": _Table(), "t": _Table(), "p": _Table()}
         for qi, plan in enumerate(plans):
             if plan is None:
@@ -244,6 +256,8 @@ class _LangIndex:
             if not ids:
                 entry: object = qi
                 slot = 0
+            elif isinstance(ids, str):  # first three letters of a prefix
+                entry, slot = (qi, ids), 3
             else:
                 check = frozenset(map(stems.__getitem__, ids))
                 if len(check) == 1:
@@ -268,4 +282,5 @@ class _LangIndex:
         self.term_keys = self.terms.freeze()
         self.title_keys = self.titles.freeze()
         self.prefix_keys = self.prefixes.freeze()
+        self.prefix_checked = any(table.pre for table in tables.values())
         self.vocab_keys = frozenset(stems)  # every query term in this language: what is counted
