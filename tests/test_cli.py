@@ -114,3 +114,29 @@ def test_oversized_and_legacy_encoded_pages(tmp_path, site, mongo_uri):
     rows = {r["title"]: r for r in map(json.loads, newsmon(config, "export").stdout.splitlines())}
     assert "переговоры о прекращении огня" in rows["Перемирие в Женеве"]["text"]
     assert rows["Live blog"]["text"] == "Live: the truce held overnight."  # too large: the feed's text
+
+
+def test_per_site_drop_selectors_reach_the_crawl(tmp_path, site, mongo_uri):
+    page = (
+        b"<html lang='en'><head><title>Grain deal extended</title></head><body><article>"
+        b"<h1>Grain deal extended</h1>"
+        b"<p>The grain export agreement was extended for another four months on Monday, officials said.</p>"
+        b"<div class='partner-box'><p>Partner content: Discover the best grain futures broker today and save "
+        b"on every single trade you make this quarter.</p></div>"
+        b"<p>Shipping companies welcomed the decision, which keeps the Black Sea corridor open for now.</p>"
+        b"</article></body></html>"
+    )
+    site.routes["/news/grain.html"] = Reply(200, page, {"Content-Type": "text/html; charset=utf-8"})
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>/</link>'
+        b"<item><title>Grain deal extended</title><link>/news/grain.html</link><guid>g</guid></item>"
+        b"</channel></rss>"
+    )
+    site.routes["/feeds/grain.xml"] = Reply(200, rss, {"Content-Type": "application/rss+xml"})
+    text = config_text(mongo_uri, tmp_path / "var", [("grain", site.url("/feeds/grain.xml"))], None)
+    text = text.replace("    name: grain\n", "    name: grain\n    extract:\n      drop: ['.partner-box']\n")
+    config = write_config(tmp_path / "monitor.yaml", text)
+    assert newsmon(config, "crawl").returncode == 0
+    (row,) = map(json.loads, newsmon(config, "export").stdout.splitlines())
+    assert "extended for another four months" in row["text"] and "Black Sea corridor" in row["text"]
+    assert "futures broker" not in row["text"]
