@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.extraction import ExtractionError, extract_article
-
 USER_AGENT = "Mozilla/5.0 (compatible; newsmon/0.1; +https://github.com/newsmon/newsmon)"
 MAX_BYTES = 10 * 1024 * 1024
 TIMEOUT = 20.0
@@ -25,6 +23,8 @@ TIMEOUT = 20.0
 
 def fetch(url: str, *, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES) -> tuple[bytes, str | None, str]:
     """GET a page: (body, content type, final URL). Refuses bodies over ``max_bytes``."""
+    from monitor.extraction import ExtractionError  # lazy: every `newsmon` command builds this parser
+
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.5"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         body = response.read(max_bytes + 1)
@@ -34,6 +34,8 @@ def fetch(url: str, *, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES) -> 
 
 
 def _record(source: str, url_map: dict[str, str]) -> dict[str, Any]:
+    from monitor.extraction import extract_article  # lazy: every `newsmon` command builds this parser
+
     if source.startswith(("http://", "https://")):
         body, content_type, final_url = fetch(source)
         art = extract_article(body, final_url, content_type=content_type)
