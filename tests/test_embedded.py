@@ -49,10 +49,13 @@ def test_restart_after_kill_keeps_acknowledged_writes(tmp_path):
     while _alive(pid):
         time.sleep(0.05)
     assert (tmp_path / "db" / "nx-27017.pid").exists()  # the stale pid file the server would refuse
+    server.release()  # this process is done with the dead one
     uri = server.acquire()  # detects the dead server and starts a new one
+    restarted = json.loads((tmp_path / "db" / "server.json").read_text())["pid"]
     client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=3000)
     try:
         assert client.newsmon.articles.count_documents({}) == 50
     finally:
         client.close()
         server.release()
+    assert not _alive(restarted)  # the last user stopped it
