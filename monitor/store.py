@@ -246,21 +246,6 @@ class Store:
             update["$inc"] = {"attempts": 1}
         self.db.entries.update_one({"feed": feed, "key": key}, update)
 
-    def store_page(self, url: str, status: int, content_type: str, body: bytes) -> None:
-        doc = {
-            "url": url,
-            "status": status,
-            "content_type": content_type,
-            "size": len(body),
-            "body_zlib": zlib.compress(body, 6),
-            "fetched_at": utcnow(),
-        }
-        self.db.pages.update_one({"url": url}, {"$set": doc}, upsert=True)
-
-    def page_body(self, url: str) -> bytes | None:
-        d = self.db.pages.find_one({"url": url}, {"body_zlib": 1})
-        return zlib.decompress(d["body_zlib"]) if d else None
-
     # ------------------------------------------------------------ articles
 
     def known_articles(self, urls: Iterable[str]) -> set[str]:
@@ -290,15 +275,6 @@ class Store:
             "host": urlsplit(article.url).hostname or "",
             "stored_at": utcnow(),
         }
-
-    def store_article(self, article: Article) -> bool:
-        """Store a clean article; False (and the feed remembered) when its URL is already stored."""
-        try:
-            self.db.articles.insert_one(self._article_doc(article))
-            return True
-        except DuplicateKeyError:
-            self.add_article_feed(article.url, article.feed)
-            return False
 
     def attach_entries(self, url: str, entries: list[tuple[str, str]]) -> None:
         """More entries (feed, key) that led to an article already stored."""
@@ -385,9 +361,6 @@ class Store:
         return {r["_id"]: r["n"] for r in rows}
 
     # ------------------------------------------------------------ matches
-
-    def store_matches(self, article: Article, hits: list[TopicHit]) -> int:
-        return len(_insert_new(self.db.matches, self._match_docs(article, hits, utcnow())))
 
     @staticmethod
     def _match_docs(

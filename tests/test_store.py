@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo import MongoClient
 
-from monitor.models import Article, FeedEntry, TopicHit
+from monitor.models import Article, FeedEntry, Ingested, TopicHit
 from monitor.store import Store
 
 
@@ -54,15 +54,22 @@ def test_feed_health_and_validators(store):
 
 def test_unsent_items_exclude_what_a_recipient_already_got(store):
     now = datetime.now(UTC)
-    for n in (1, 2):
-        article = Article(
-            url=f"https://n.example/{n}", title=f"t{n}", text="truce", feed="world", source="page"
+    hit = TopicHit("ceasefire", ("truce",), "truce", ((0, 5),), 1.0)
+    batch = [
+        Ingested(
+            Article(url=f"https://n.example/{n}", title=f"t{n}", text="truce", feed="world", source="page"),
+            (hit,),
+            (("world", str(n)),),
         )
-        assert store.store_article(article)
-        store.store_matches(article, [TopicHit("ceasefire", ("truce",), "truce", ((0, 5),), 1.0)])
-    assert not store.store_article(
-        Article(url="https://n.example/1", title="t", text="", feed="copy", source="page")
-    )  # the same URL from another feed: not new
+        for n in (1, 2)
+    ]
+    assert store.store_ingested(batch) == (2, 2)
+    again = Ingested(
+        Article(url="https://n.example/1", title="t", text="", feed="copy", source="page"), (hit,), ()
+    )
+    assert store.store_ingested([again]) == (0, 0)  # the same URL from another feed: not new ...
+    feeds = store.db.articles.find_one({"url": "https://n.example/1"})["feeds"]
+    assert sorted(feeds) == ["copy", "world"]  # ... but the other feed is remembered
     store.record_delivery("alice@example.org", ["https://n.example/1"], "<m1@x>", "250 ok")
     since = now - timedelta(days=1)
     assert [i.article_url for i in store.unsent_items("alice@example.org", ["ceasefire"], since)] == [
