@@ -60,7 +60,6 @@ class FeedState:
     consecutive_failures: int = 0
     fetches: int = 0
     new_items_total: int = 0
-    articles: int = 0
     retry_after: datetime | None = None
     failing_since: datetime | None = None  # start of the current run of failures
 
