@@ -236,6 +236,13 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_CONFIG
+    except Exception as exc:  # only the database's errors are turned into a message; others propagate
+        from monitor.store import StoreError
+
+        if not isinstance(exc, StoreError):
+            raise
+        print(f"newsmon: database error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 

@@ -140,3 +140,13 @@ def test_per_site_drop_selectors_reach_the_crawl(tmp_path, site, mongo_uri):
     (row,) = map(json.loads, newsmon(config, "export").stdout.splitlines())
     assert "extended for another four months" in row["text"] and "Black Sea corridor" in row["text"]
     assert "futures broker" not in row["text"]
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path):
+    from test_end_to_end import dead_port
+
+    uri = f"mongodb://127.0.0.1:{dead_port()}/newsmon"
+    config = write_config(tmp_path / "monitor.yaml", config_text(uri, tmp_path / "var", NO_FETCH, None))
+    done = newsmon(config, "digest", "--now")
+    assert done.returncode == 1
+    assert "newsmon: database error:" in done.stderr and "Traceback" not in done.stderr
