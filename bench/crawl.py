@@ -498,7 +498,7 @@ def compare(args: argparse.Namespace, newsweb: Path) -> None:
     print(f"robots-allowed article pages (ground truth): {len(allowed)}")
     print()
     rows = [
-        ["run", "wall s", "CPU s", "of which DB s", "peak RSS", "articles", "CPU ms/article"],
+        ["run", "wall s", "CPU s", "of which children s", "peak RSS", "articles", "CPU ms/article"],
         [
             "newsmon crawl (first)",
             f"{first.wall_s:.1f}",
