@@ -97,7 +97,8 @@ def test_digest_missed_while_down_is_sent_once_on_restart(tmp_path, site, smtp, 
 
     site.routes["/feeds/live.xml"] = live_feed
     now = datetime.now(UTC)
-    slot = (now + timedelta(minutes=1 if now.second < 45 else 2)).replace(second=0, microsecond=0)
+    # at least 30 s ahead: the first run must be over before the digest time passes
+    slot = (now + timedelta(minutes=1 if now.second < 30 else 2)).replace(second=0, microsecond=0)
     text = config_text(mongo_uri, tmp_path / "var", [("live", site.url("/feeds/live.xml"))], port)
     text = text.replace("every: 30m", "every: 1h").replace('at: "07:00"', f'at: "{slot:%H:%M}"')
     config = write_config(tmp_path / "monitor.yaml", text.replace("timezone: Europe/Kyiv", "timezone: UTC"))
