@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,12 +23,10 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
-@contextlib.contextmanager
-def _open_store(config: Config) -> Iterator:
-    from monitor.store import Store
+def _open_store(config: Config) -> contextlib.AbstractContextManager:
+    from monitor.store import Store  # lazy: `init` and config errors need no database driver
 
-    with Store.open(config.storage) as store:
-        yield store
+    return Store.open(config.storage)
 
 
 # ---------------------------------------------------------------- commands

@@ -7,6 +7,7 @@ may edit them.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
@@ -116,7 +117,9 @@ def _plain(value: object) -> object:
     return _CONTROL.sub("", value) if isinstance(value, str) else value
 
 
+@functools.cache
 def _environment(autoescape: bool, templates: Path) -> SandboxedEnvironment:
+    """One environment per kind and folder, so each template is compiled once per process."""
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(templates)),
         autoescape=autoescape,
