@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from monitor.extraction import ExtractionError, extract_article
+from monitor.extraction import ExtractionError, detect_language, extract_article
+from monitor.extraction.metadata import normalize_language
 from monitor.models import Article, FeedEntry, FetchedPage, TopicHit
 from monitor.topics import Document, Topic, TopicMatcher
 from monitor.urls import canonical_url
@@ -84,16 +85,17 @@ def build_article(entry: FeedEntry, page: FetchedPage, drop_selectors: tuple[str
                 )
             except ExtractionError as exc:
                 reason = f"no article text in the page: {exc}"
+    text = entry.content or entry.summary
     return Article(
         url=choose_url(entry, page, ""),
         title=entry.title,
-        text=entry.content or entry.summary,
+        text=text,
         feed=entry.feed,
         source="feed",
         fetched_url=page.url,
         authors=(entry.author,) if entry.author else (),
         published=entry.published,
-        language=entry.language,
+        language=normalize_language(entry.language) or detect_language(text),
         note=reason or "page not fetched",
     )
 
