@@ -4,13 +4,19 @@ Collections, one purpose each: feeds (fetch state, health), entries (raw feed it
 pages (fetched HTML, zlib-compressed), articles (clean text, unique by canonical URL),
 matches (article x topic), deliveries (what was mailed to whom), digests (which scheduled
 digest of a recipient is done). Unique indexes make every write idempotent, so a crash and
-a re-run never duplicate. Writes use insert_many(ordered=False) plus $in look-ups, which
-both real MongoDB and the embedded server do fast.
+a re-run never duplicate. Writes use insert_many(ordered=False).
+
+Look-ups by `_id` only, where a crawl repeats them: entries and articles get deterministic ids
+(a hash of feed+key, of the URL), and `pending` (feed, entry id) lists the entries whose
+article is not stored yet. The embedded server answers an `_id` or single-equality query from
+an index, but scans the whole collection for `$in` on any other field - a cost that would
+grow with every crawl's history.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import zlib
 from collections.abc import Iterable, Iterator
@@ -68,6 +74,20 @@ class FeedState:
         return self.new_items_total / self.fetches if self.fetches else 0.0
 
 
+def _hashed_id(*parts: str) -> str:
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def entry_id(feed: str, key: str) -> str:
+    """The `_id` of a feed entry: the same (feed, key) always gets the same id."""
+    return _hashed_id(feed, key)
+
+
+def article_id(url: str) -> str:
+    """The `_id` of an article, from its canonical URL."""
+    return _hashed_id(url)
+
+
 def _insert_new(collection: Collection, docs: list[dict]) -> set[int]:
     """Insert what is not there yet (by the unique index); return the positions that were new."""
     if not docs:
@@ -115,7 +135,7 @@ class Store:
         db = self.db
         db.feeds.create_index("name", unique=True)
         db.entries.create_index([("feed", ASCENDING), ("key", ASCENDING)], unique=True)
-        db.entries.create_index([("feed", ASCENDING), ("done", ASCENDING)])
+        db.pending.create_index("feed")
         db.pages.create_index("url", unique=True)
         db.articles.create_index("url", unique=True)
         db.articles.create_index([("stored_at", DESCENDING)])
@@ -124,6 +144,17 @@ class Store:
         db.deliveries.create_index([("recipient", ASCENDING), ("article", ASCENDING)], unique=True)
         db.digests.create_index([("recipient", ASCENDING), ("slot", ASCENDING)], unique=True)
         db.robots.create_index("netloc", unique=True)
+        self._track_pending_entries()
+
+    def _track_pending_entries(self) -> None:
+        """Once per store: list in `pending` the entries left undone by versions before it existed."""
+        if self.db.meta.find_one({"_id": "pending"}) is not None:
+            return
+        docs = [
+            {"_id": d["_id"], "feed": d["feed"]} for d in self.db.entries.find({"done": False}, {"feed": 1})
+        ]
+        _insert_new(self.db.pending, docs)
+        self.db.meta.update_one({"_id": "pending"}, {"$set": {"since": utcnow()}}, upsert=True)
 
     # ------------------------------------------------------------ feeds
 
@@ -195,12 +226,17 @@ class Store:
     # ------------------------------------------------------------ entries and pages
 
     def store_entries(self, entries: list[FeedEntry], *, fetched_at: datetime | None = None) -> int:
-        """Insert the entries not stored yet; return how many were new."""
+        """Insert the entries not stored yet, each listed as pending; return how many were new.
+
+        Entries first, then their `pending` rows: a crash between the two leaves entries that
+        `entries_to_follow` still finds through the next fetch of the same feed (the feed's
+        validators have not advanced, so that fetch returns them again)."""
         if not entries:
             return 0
         fetched_at = fetched_at or utcnow()
         docs = [
             {
+                "_id": entry_id(e.feed, e.key),
                 "feed": e.feed,
                 "key": e.key,
                 "link": e.link,
@@ -217,12 +253,26 @@ class Store:
             }
             for e in entries
         ]
-        return len(_insert_new(self.db.entries, docs))
+        new = _insert_new(self.db.entries, docs)
+        _insert_new(self.db.pending, [{"_id": docs[i]["_id"], "feed": docs[i]["feed"]} for i in sorted(new)])
+        return len(new)
 
-    def entries_to_follow(self, feed: str, max_attempts: int = 3) -> list[FeedEntry]:
-        """Stored entries of a feed whose article is not stored yet: new ones, or left by an earlier crash."""
-        query: dict = {"feed": feed, "done": False, "attempts": {"$lt": max_attempts}}
-        return [self._entry(d) for d in self.db.entries.find(query)]
+    def entries_to_follow(
+        self, feed: str, fetched: Iterable[FeedEntry] = (), max_attempts: int = 3
+    ) -> list[FeedEntry]:
+        """Stored entries of a feed whose article is not stored yet: new ones, or left by an earlier
+        crash. `fetched` are the entries of the feed as just fetched (checked too, by id)."""
+        pending = [d["_id"] for d in self.db.pending.find({"feed": feed}, {"_id": 1})]
+        ids = list(dict.fromkeys([*pending, *(entry_id(e.feed, e.key) for e in fetched)]))
+        if not ids:
+            return []
+        found = {d["_id"]: d for d in self.db.entries.find({"_id": {"$in": ids}})}
+        follow = [d for d in found.values() if not d.get("done") and d.get("attempts", 0) < max_attempts]
+        following = {d["_id"] for d in follow}
+        settled = [i for i in pending if i not in following]
+        if settled:  # done, given up, or never stored: nothing more to follow
+            self.db.pending.delete_many({"_id": {"$in": settled}})
+        return [self._entry(d) for d in follow]
 
     @staticmethod
     def _entry(d: dict) -> FeedEntry:
@@ -243,7 +293,11 @@ class Store:
         update: dict = {"$set": {"done": done, "article": article, "error": error[:500]}}
         if not done:
             update["$inc"] = {"attempts": 1}
-        self.db.entries.update_one({"feed": feed, "key": key}, update)
+        eid = entry_id(feed, key)
+        if not self.db.entries.update_one({"_id": eid}, update).matched_count:
+            self.db.entries.update_one({"feed": feed, "key": key}, update)  # stored before ids were hashed
+        if done:
+            self.db.pending.delete_one({"_id": eid})
 
     # ------------------------------------------------------------ articles
 
@@ -251,7 +305,10 @@ class Store:
         urls = list(set(urls))
         if not urls:
             return set()
-        return {d["url"] for d in self.db.articles.find({"url": {"$in": urls}}, {"url": 1})}
+        return {
+            d["url"]
+            for d in self.db.articles.find({"_id": {"$in": [article_id(u) for u in urls]}}, {"url": 1})
+        }
 
     def add_article_feed(self, url: str, feed: str) -> None:
         self.db.articles.update_one({"url": url}, {"$addToSet": {"feeds": feed}})
@@ -259,6 +316,7 @@ class Store:
     @staticmethod
     def _article_doc(article: Article) -> dict:
         return {
+            "_id": article_id(article.url),
             "url": article.url,
             "title": article.title,
             "text": article.text,
@@ -282,11 +340,15 @@ class Store:
         self._mark_done(entries)
 
     def _mark_done(self, entries: list[tuple[str, str]]) -> None:
-        by_feed: dict[str, list[str]] = {}
-        for feed, key in entries:
-            by_feed.setdefault(feed, []).append(key)
-        for feed, keys in by_feed.items():
-            self.db.entries.update_many({"feed": feed, "key": {"$in": keys}}, {"$set": {"done": True}})
+        pairs = list(dict.fromkeys(entries))
+        if not pairs:
+            return
+        ids = [entry_id(feed, key) for feed, key in pairs]
+        result = self.db.entries.update_many({"_id": {"$in": ids}}, {"$set": {"done": True}})
+        if result.matched_count < len(ids):  # entries stored before ids were hashed
+            for feed, key in pairs:
+                self.db.entries.update_one({"feed": feed, "key": key}, {"$set": {"done": True}})
+        self.db.pending.delete_many({"_id": {"$in": ids}})
 
     def store_ingested(self, batch: list[Ingested]) -> tuple[int, int]:
         """Store a batch of crawled articles with a handful of round trips; (new articles, new matches).

@@ -146,6 +146,7 @@ class FeedsSpider(scrapy.Spider):
 
     async def _parse_feed(self, name: str, response: Response) -> list[Request]:
         feed = self.config.feed(name)
+        fetched: tuple[FeedEntry, ...] = ()
         if response.status == 304:
             self._count("feeds_not_modified")
             self.store.record_feed_success(
@@ -162,7 +163,8 @@ class FeedsSpider(scrapy.Spider):
                 return []
             if parsed.warning:
                 log.info("feed %s: recovered from bad markup (%s)", name, parsed.warning)
-            new = self.store.store_entries(list(parsed.entries))  # before the validators advance
+            fetched = parsed.entries
+            new = self.store.store_entries(list(fetched))  # before the validators advance
             self.store.record_feed_success(
                 name,
                 feed.url,
@@ -173,7 +175,7 @@ class FeedsSpider(scrapy.Spider):
             )
             self._count("feeds_fetched")
             self._count("new_entries", new)
-        return list(self.follow(self.store.entries_to_follow(name)))
+        return list(self.follow(self.store.entries_to_follow(name, fetched)))
 
     def follow(self, entries: list[FeedEntry]) -> Iterator[Request]:
         by_url = {}

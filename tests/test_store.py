@@ -79,3 +79,44 @@ def test_unsent_items_exclude_what_a_recipient_already_got(store):
     assert store.unsent_items("alice@example.org", ["other"], since) == []
     store.record_delivery("alice@example.org", ["https://n.example/1"], "<m2@x>", "250 ok")  # idempotent
     assert store.deliveries_count("alice@example.org") == 1
+
+
+def test_an_entry_that_left_the_feed_is_still_followed_until_done(store):
+    """Nothing lost: an entry whose page was not fetched yet is followed on later crawls even when
+    the feed no longer lists it (or answers 304), until its article is stored."""
+    store.store_entries([entry("old")])
+    assert [e.key for e in store.entries_to_follow("world", fetched=[entry("new")])] == ["old"]
+    store.store_entries([entry("new")])
+    assert sorted(e.key for e in store.entries_to_follow("world")) == ["new", "old"]
+    store.mark_entry("world", "old", done=True, article="https://n.example/old")
+    assert [e.key for e in store.entries_to_follow("world")] == ["new"]
+    assert store.db.pending.count_documents({}) == 1  # done entries leave the pending list
+
+
+def test_entries_stored_without_their_pending_row_are_found_through_the_next_fetch(store):
+    """A crash between storing entries and listing them as pending: the feed's validators did not
+    advance, so the next fetch returns the same entries, and they are followed by id."""
+    store.store_entries([entry("a")])
+    store.db.pending.delete_many({})
+    assert store.entries_to_follow("world") == []
+    assert [e.key for e in store.entries_to_follow("world", fetched=[entry("a")])] == ["a"]
+
+
+def test_undone_entries_of_an_older_store_are_taken_over(store):
+    """Entries written before entry ids were hashed (ObjectId ids, no pending list) are followed
+    and marked done like new ones."""
+    store.db.entries.insert_one(
+        {"feed": "world", "key": "legacy", "link": "https://n.example/l", "done": False}
+    )
+    store.db.meta.delete_many({})
+    store.ensure_indexes()
+    assert [e.key for e in store.entries_to_follow("world")] == ["legacy"]
+    store.mark_entry("world", "legacy", done=True, article="https://n.example/l")
+    assert store.entries_to_follow("world") == []
+    assert store.db.entries.count_documents({"key": "legacy", "done": True}) == 1
+
+
+def test_known_articles_by_canonical_url(store):
+    article = Article(url="https://n.example/k", title="t", text="x", feed="world", source="page")
+    store.store_ingested([Ingested(article, (), (("world", "k"),))])
+    assert store.known_articles(["https://n.example/k", "https://n.example/other"]) == {"https://n.example/k"}
