@@ -337,17 +337,18 @@ class Store:
         """More entries (feed, key) that led to an article already stored."""
         for feed in sorted({feed for feed, _ in entries}):
             self.add_article_feed(url, feed)
-        self._mark_done(entries)
+        self._mark_done(entries, article=url)
 
-    def _mark_done(self, entries: list[tuple[str, str]]) -> None:
+    def _mark_done(self, entries: list[tuple[str, str]], article: str = "") -> None:
         pairs = list(dict.fromkeys(entries))
         if not pairs:
             return
         ids = [entry_id(feed, key) for feed, key in pairs]
-        result = self.db.entries.update_many({"_id": {"$in": ids}}, {"$set": {"done": True}})
+        done = {"$set": {"done": True, "article": article} if article else {"done": True}}
+        result = self.db.entries.update_many({"_id": {"$in": ids}}, done)
         if result.matched_count < len(ids):  # entries stored before ids were hashed
             for feed, key in pairs:
-                self.db.entries.update_one({"feed": feed, "key": key}, {"$set": {"done": True}})
+                self.db.entries.update_one({"feed": feed, "key": key}, done)
         self.db.pending.delete_many({"_id": {"$in": ids}})
 
     def store_ingested(self, batch: list[Ingested]) -> tuple[int, int]:

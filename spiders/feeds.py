@@ -7,10 +7,14 @@ left by a crash) are followed on every crawl until they are, a few attempts at m
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
 
 import scrapy
 from scrapy.http import Request, Response
@@ -29,6 +33,7 @@ from monitor.store import Store, StoreError
 from monitor.urls import canonical_url
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def describe_failure(failure: Failure) -> str:
@@ -63,6 +68,9 @@ class FeedsSpider(scrapy.Spider):
         self.failing_since: dict[str, datetime] = {}
         self.in_flight: dict[str, list[FeedEntry]] = {}  # canonical URL -> entries waiting for it
         self.workers = Workers(tuple(self.config.topics.values()))
+        # pymongo blocks: every database call of the crawl runs on this one thread, in order,
+        # while the reactor goes on downloading
+        self.store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmon-store")
 
     @classmethod
     def update_settings(cls, settings) -> None:
@@ -78,7 +86,14 @@ class FeedsSpider(scrapy.Spider):
 
     def closed(self, reason: str) -> None:
         self.workers.close()
+        self.store_thread.shutdown(wait=True)
         self._own_store.close()
+
+    async def on_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a Store method on the database thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.store_thread, partial(fn, *args, **kwargs)
+        )
 
     def _count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"newsmon/{key}", n)
@@ -149,8 +164,14 @@ class FeedsSpider(scrapy.Spider):
         fetched: tuple[FeedEntry, ...] = ()
         if response.status == 304:
             self._count("feeds_not_modified")
-            self.store.record_feed_success(
-                name, feed.url, not_modified=True, etag="", last_modified="", new_items=0
+            await self.on_store(
+                self.store.record_feed_success,
+                name,
+                feed.url,
+                not_modified=True,
+                etag="",
+                last_modified="",
+                new_items=0,
             )
         else:
             content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
@@ -164,8 +185,9 @@ class FeedsSpider(scrapy.Spider):
             if parsed.warning:
                 log.info("feed %s: recovered from bad markup (%s)", name, parsed.warning)
             fetched = parsed.entries
-            new = self.store.store_entries(list(fetched))  # before the validators advance
-            self.store.record_feed_success(
+            new = await self.on_store(self.store.store_entries, list(fetched))  # before validators advance
+            await self.on_store(
+                self.store.record_feed_success,
                 name,
                 feed.url,
                 not_modified=False,
@@ -175,29 +197,40 @@ class FeedsSpider(scrapy.Spider):
             )
             self._count("feeds_fetched")
             self._count("new_entries", new)
-        return list(self.follow(self.store.entries_to_follow(name, fetched)))
+        return await self.follow(await self.on_store(self.store.entries_to_follow, name, fetched))
 
-    def follow(self, entries: list[FeedEntry]) -> Iterator[Request]:
-        by_url = {}
+    async def follow(self, entries: list[FeedEntry]) -> list[Request]:
+        """Requests for the entries' articles not stored and not already on their way.
+
+        Nothing is awaited between the look-up of stored articles and the `in_flight`
+        decisions: the database thread runs in order, so an article stored after the look-up
+        is still in `in_flight` when they are made (the pipeline removes it only after storing).
+        """
+        by_url: dict[str, list[FeedEntry]] = {}
         for entry in entries:
             by_url.setdefault(canonical_url(entry.link), []).append(entry)
-        known = self.store.known_articles(by_url)
+        if not by_url:
+            return []
+        known = await self.on_store(self.store.known_articles, by_url)
+        requests, attach = [], []
         for url, waiting in by_url.items():
             if url in known:  # the same article, already stored from another feed or link
-                for entry in waiting:
-                    self.store.add_article_feed(url, entry.feed)
-                    self.store.mark_entry(entry.feed, entry.key, done=True, article=url)
-                continue
-            if url in self.in_flight:  # being fetched for another feed in this crawl
+                attach.append((url, [(e.feed, e.key) for e in waiting]))
+            elif url in self.in_flight:  # being fetched for another feed in this crawl
                 self.in_flight[url].extend(waiting)
-                continue
-            self.in_flight[url] = list(waiting)
-            yield Request(
-                waiting[0].link,
-                callback=self.parse_article,
-                errback=self.article_failed,
-                meta={"canonical": url},
-            )
+            else:
+                self.in_flight[url] = list(waiting)
+                requests.append(
+                    Request(
+                        waiting[0].link,
+                        callback=self.parse_article,
+                        errback=self.article_failed,
+                        meta={"canonical": url},
+                    )
+                )
+        for url, pairs in attach:
+            await self.on_store(self.store.attach_entries, url, pairs)
+        return requests
 
     def _item(self, request: Request, page: FetchedPage) -> ArticleItem:
         """The entries stay in `in_flight` until the pipeline has stored the article: an entry of

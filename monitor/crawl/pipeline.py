@@ -1,19 +1,16 @@
 """The one pipeline: analyse (extract + match) in the worker processes, then store.
 
-Results are written in batches (a few round trips per 50 articles, not five per article) on a
-database thread, so the reactor never waits on pymongo. Entries are marked done only after
+Results are written in batches (a few round trips per 50 articles, not five per article) on the
+spider's database thread, so the reactor never waits on pymongo. Entries are marked done only after
 their article and matches are stored, so a database that goes away mid-crawl loses nothing:
 the next crawl redoes that batch.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import partial
 
 from scrapy.exceptions import DropItem
 
@@ -32,7 +29,6 @@ BATCH_SECONDS = 2.0  # or fewer, when they trickle in
 class IngestPipeline:
     def __init__(self, crawler):
         self.crawler = crawler
-        self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmon-store")
         self.buffer: list[Analysed] = []
         self.buffer_since = 0.0
 
@@ -41,8 +37,7 @@ class IngestPipeline:
         return cls(crawler)
 
     async def close_spider(self, spider=None) -> None:
-        await self.flush()  # the spider closes the workers after this
-        self.io.shutdown(wait=True)
+        await self.flush()  # the spider closes the workers and its database thread after this
 
     async def process_item(self, item, spider=None):
         if not isinstance(item, ArticleItem) or not item.entries:
@@ -57,9 +52,7 @@ class IngestPipeline:
             log.exception("analysing %s failed", page.url)
             stats.inc_value("newsmon/analysis_errors")
             for e in spider.in_flight.pop(item.canonical, item.entries):  # retried by a later crawl, 3 times
-                await asyncio.get_running_loop().run_in_executor(
-                    self.io, partial(spider.store.mark_entry, e.feed, e.key, done=False, error=repr(exc))
-                )
+                await spider.on_store(spider.store.mark_entry, e.feed, e.key, done=False, error=repr(exc))
             raise DropItem(f"analysis failed: {exc}") from exc
         stats.inc_value("newsmon/articles_processed")
         if article.source == "feed":
@@ -82,16 +75,15 @@ class IngestPipeline:
         if not batch:
             return
         spider, stats = self.crawler.spider, self.crawler.stats
-        loop = asyncio.get_running_loop()
         entries = [list(spider.in_flight.get(a.canonical, ())) for a in batch]
         ingested = [_ingested(a, e) for a, e in zip(batch, entries, strict=True)]
         try:
-            new, matched = await loop.run_in_executor(self.io, spider.store.store_ingested, ingested)
+            new, matched = await spider.on_store(spider.store.store_ingested, ingested)
             for analysed, stored, item in zip(batch, entries, ingested, strict=True):
                 late = spider.in_flight.get(analysed.canonical, [])[len(stored) :]
                 if late:
                     keys = [(e.feed, e.key) for e in late]
-                    await loop.run_in_executor(self.io, spider.store.attach_entries, item.article.url, keys)
+                    await spider.on_store(spider.store.attach_entries, item.article.url, keys)
         except StoreError as exc:
             log.error(
                 "database error while storing %d articles: %s (the next crawl redoes them)", len(batch), exc
