@@ -66,8 +66,9 @@ DOWNLOAD_WARNSIZE = 0
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 CONCURRENT_REQUESTS = 32
-# Scrapy starts this many tasks for every response's output; ours is one item or a feed's requests
-CONCURRENT_ITEMS = 8
+# Scrapy starts this many asyncio tasks for every response's output; ours is one item, or a
+# feed's requests, which only get scheduled. Items of different responses still run concurrently.
+CONCURRENT_ITEMS = 1
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.25

@@ -2,10 +2,11 @@
 
 Measured on the AEB corpus (see ``bench/extraction.py``): trafilatura in precision mode is the cleanest
 single extractor when it finds the article, but on some layouts it drops or adds whole blocks. So two
-cheap trafilatura passes run first (``fast``, with and without ``favor_precision``); when they agree the
-precise one wins, and only when they disagree readability-lxml is asked too and the candidate that
-agrees most with the others (the medoid) is kept. Disagreement is rare, so the slow third extractor
-runs on a few pages only.
+cheap trafilatura passes run (``favor_precision``, then plain ``fast``); when they agree the precise
+one wins, and only when they disagree readability-lxml is asked too and the candidate that agrees
+most with the others (the medoid) is kept. Disagreement is rare, so the slow third extractor runs on
+a few pages only; and where the precise text holds much of the page's words (``SURE_SHARE``), the
+passes have always agreed, so the second one is skipped.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ __all__ = ["agreement", "extract_body", "html_to_text", "shingles"]
 
 MIN_LAST_RESORT_WORDS = 25
 AGREE = 0.8  # fast/precise F1 above which readability is not consulted (chosen on the tuning split)
+# On the tuning split, every page where the passes disagreed had a precise text of under 4% of the
+# page's words (0-3.7%); above twice that the precise text is returned without the fast pass, which
+# halves the extraction time of most pages. Held out: 33 of 57 pages skip it, none disagreeing.
+SURE_SHARE = 0.08
 
 _WORD = re.compile(r"\w+")
 _BLOCKS = frozenset(
@@ -109,10 +114,18 @@ def _readability(tree: HtmlElement) -> str:
     return html_to_text(fragment_fromstring(summary, create_parent="div"))
 
 
+def _holds_much_of_the_page(text: str, tree: HtmlElement) -> bool:
+    """Whether `text` has at least SURE_SHARE of the words of the whole page."""
+    words = len(_WORD.findall(text))
+    return words >= SURE_SHARE * len(_WORD.findall(tree.text_content()))
+
+
 def extract_body(tree: HtmlElement) -> str:
     """Best article text of the page; empty when no extractor finds one."""
-    fast = _trafilatura(tree, fast=True)
     precise = _trafilatura(tree, fast=True, precision=True)
+    if precise and _holds_much_of_the_page(precise, tree):
+        return precise  # the passes would agree: skip the second one (see SURE_SHARE)
+    fast = _trafilatura(tree, fast=True)
     fast_sh, precise_sh = shingles(fast), shingles(precise)
     if precise and agreement(fast_sh, precise_sh) >= AGREE:
         return precise
