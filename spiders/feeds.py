@@ -7,22 +7,22 @@ left by a crash) are followed on every crawl until they are, a few attempts at m
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import scrapy
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from monitor import worker
 from monitor.config import Config, ConfigError, load_config
+from monitor.crawl.deferred import T, on_executor
 from monitor.crawl.items import ArticleItem
 from monitor.crawl.middleware import retry_after
 from monitor.crawl.settings import config_overrides
@@ -33,7 +33,6 @@ from monitor.store import Store, StoreError
 from monitor.urls import canonical_url
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def describe_failure(failure: Failure) -> str:
@@ -89,11 +88,9 @@ class FeedsSpider(scrapy.Spider):
         self.store_thread.shutdown(wait=True)
         self._own_store.close()
 
-    async def on_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def on_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
         """Run a Store method on the database thread."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self.store_thread, partial(fn, *args, **kwargs)
-        )
+        return on_executor(self.store_thread, fn, *args, **kwargs)
 
     def _count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"newsmon/{key}", n)

@@ -16,7 +16,7 @@ BOT_NAME = "newsmon"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 ROBOTSTXT_OBEY = True
-TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+TWISTED_REACTOR = "twisted.internet.epollreactor.EPollReactor"  # see monitor/crawl/deferred.py
 ITEM_PIPELINES = {"monitor.crawl.pipeline.IngestPipeline": 300}
 # Only the components a feed crawler uses, given as Scrapy's *_BASE settings: a component
 # disabled with `None` in the non-base dict is still imported (Scrapy loads every key), and
@@ -66,7 +66,7 @@ DOWNLOAD_WARNSIZE = 0
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 CONCURRENT_REQUESTS = 32
-# Scrapy starts this many asyncio tasks for every response's output; ours is one item, or a
+# Scrapy processes this many items of every response's output in parallel; ours is one item, or a
 # feed's requests, which only get scheduled. Items of different responses still run concurrently.
 CONCURRENT_ITEMS = 1
 CONCURRENT_REQUESTS_PER_DOMAIN = 4

@@ -3,14 +3,16 @@ sized to the cores, while the reactor keeps downloading and storing."""
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
+from twisted.internet.defer import Deferred
+
 from monitor import worker
+from monitor.crawl.deferred import T, on_executor
 from monitor.topics import Topic
 
 
@@ -38,8 +40,8 @@ class Workers:
             worker.init(topics)
             self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmon-work")
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+    def run(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
+        return on_executor(self.pool, fn, *args)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
