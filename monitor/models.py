@@ -98,7 +98,8 @@ class Ingested:
     page_url: str = ""
     page_status: int = 0
     page_type: str = ""
-    page_body: bytes | None = None  # None when the page was not fetched
+    page_zlib: bytes | None = None  # the page as fetched, zlib-compressed; None when not fetched
+    page_size: int = 0  # its uncompressed size
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -366,12 +365,12 @@ class Store:
                 "url": i.page_url,
                 "status": i.page_status,
                 "content_type": i.page_type,
-                "size": len(i.page_body),
-                "body_zlib": zlib.compress(i.page_body, 6),
+                "size": i.page_size,
+                "body_zlib": i.page_zlib,
                 "fetched_at": now,
             }
             for i in batch
-            if i.page_body is not None
+            if i.page_zlib is not None
         ]
         _insert_new(self.db.pages, pages)
         new = _insert_new(self.db.articles, [self._article_doc(i.article) for i in batch])

@@ -8,6 +8,8 @@ worker.
 
 from __future__ import annotations
 
+import zlib
+
 from monitor.models import Article, FeedEntry, FetchedPage, ParsedFeed, TopicHit
 
 _topics: tuple | None = None  # the crawl's topics, until the first article needs the matcher
@@ -20,14 +22,19 @@ def init(topics: tuple) -> None:
     _topics = topics
 
 
-def analyze(entry: FeedEntry, page: FetchedPage, drop: tuple[str, ...]) -> tuple[Article, list[TopicHit]]:
+def analyze(
+    entry: FeedEntry, page: FetchedPage, drop: tuple[str, ...]
+) -> tuple[Article, list[TopicHit], bytes | None]:
+    """The article, its topic hits, and the page body zlib-compressed for storage (compressing
+    here, in parallel, keeps that CPU off the crawl process)."""
     global _topics
     from monitor import ingest
 
     if _topics is not None:
         ingest.init_worker(_topics)
         _topics = None
-    return ingest.analyze(entry, page, drop)
+    article, hits = ingest.analyze(entry, page, drop)
+    return article, hits, zlib.compress(page.body, 6) if page.body is not None else None
 
 
 def parse_feed(body: bytes, url: str, name: str, content_type: str | None) -> ParsedFeed:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import urllib.request
+import zlib
 
 import pymongo
 import pytest
@@ -34,6 +36,10 @@ def test_same_article_from_two_feeds_is_stored_once(tmp_path, site, mongo_uri):
         doc = database.articles.find_one({"url": {"$regex": "geneva-ceasefire-talks"}})
         assert sorted(doc["feeds"]) == ["copy", "world"]
         assert "utm_" not in doc["url"]  # tracking parameters are not part of the identity
+        # the raw page is kept, compressed, byte for byte as the site served it
+        page = database.pages.find_one({"url": {"$regex": "geneva-ceasefire-talks"}})
+        served = urllib.request.urlopen(site.url("/news/geneva-ceasefire-talks.html")).read()
+        assert zlib.decompress(page["body_zlib"]) == served and page["size"] == len(served)
 
 
 def test_robots_disallowed_pages_are_never_requested(tmp_path, site, mongo_uri):

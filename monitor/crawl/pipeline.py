@@ -47,7 +47,7 @@ class IngestPipeline:
         entry, page = item.entries[0], item.page
         drop = spider.config.feed(entry.feed).extract_drop
         try:
-            article, hits = await spider.workers.run(worker.analyze, entry, page, drop)
+            article, hits, page_zlib = await spider.workers.run(worker.analyze, entry, page, drop)
         except Exception as exc:  # a bug or a crash in a worker: report it, keep the entries pending
             log.exception("analysing %s failed", page.url)
             stats.inc_value("newsmon/analysis_errors")
@@ -59,7 +59,10 @@ class IngestPipeline:
             stats.inc_value("newsmon/articles_from_feed_text")
         if not self.buffer:
             self.buffer_since = time.monotonic()
-        self.buffer.append(Analysed(item.canonical, article, tuple(hits), page))
+        size = len(page.body) if page.body is not None else 0
+        self.buffer.append(
+            Analysed(item.canonical, article, tuple(hits), replace(page, body=None), page_zlib, size)
+        )
         if len(self.buffer) >= BATCH_SIZE or time.monotonic() - self.buffer_since > BATCH_SECONDS:
             await self.flush()
         return item
@@ -102,7 +105,9 @@ class Analysed:
     canonical: str
     article: Article
     hits: tuple[TopicHit, ...]
-    page: FetchedPage
+    page: FetchedPage  # without its body: that is kept compressed
+    page_zlib: bytes | None
+    page_size: int
 
 
 def _ingested(analysed: Analysed, entries: list[FeedEntry]) -> Ingested:
@@ -114,5 +119,6 @@ def _ingested(analysed: Analysed, entries: list[FeedEntry]) -> Ingested:
         page_url=page.url,
         page_status=page.status,
         page_type=page.content_type,
-        page_body=page.body,
+        page_zlib=analysed.page_zlib,
+        page_size=analysed.page_size,
     )
