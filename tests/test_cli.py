@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 from conftest import REPO, newsmon, write_config
@@ -65,6 +66,12 @@ def test_export_and_feeds_after_a_crawl(tmp_path, site, mongo_uri):
     assert table[0].split()[:2] == ["feed", "last"]
     assert [line.split()[0] for line in table[1:]] == ["world", "ua"]
     assert table[1].split()[-1] == "3" and table[2].split()[-1] == "2"
+    # a reader that is gone before the output comes (`newsmon export | head -0`): no traceback
+    cmd = [sys.executable, "-m", "monitor", "--config", str(config), "export"]
+    gone = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    gone.stdout.close()
+    assert "Traceback" not in gone.communicate(timeout=60)[1].decode()
+    assert gone.returncode == 1
 
 
 def test_scrapy_crawl_feeds_runs_the_same_crawl(tmp_path, site, mongo_uri):
