@@ -332,7 +332,9 @@ def _stemmer(lang: str) -> _StemCache:
     cache = _STEMMERS.get(lang)
     if cache is None:
         if lang in _SNOWBALL:
-            cache = _StemCache(Stemmer.Stemmer(_SNOWBALL[lang]).stemWord)
+            # PyStemmer's own cache off (size 0): `_StemCache` already asks once per word, so
+            # that cache would only hold a list per word for the garbage collector to walk
+            cache = _StemCache(Stemmer.Stemmer(_SNOWBALL[lang], 0).stemWord)
         elif lang == "uk":
             cache = _StemCache(_uk_stem)
         else:
