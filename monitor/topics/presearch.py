@@ -229,14 +229,20 @@ class _Table:
     __slots__ = ("keys", "many", "one", "plain", "pre", "slots")
 
     def __init__(self) -> None:
-        self.plain: dict[str, list[int]] = {}
-        self.one: dict[str, list[tuple[int, str]]] = {}
-        self.many: dict[str, list[tuple[int, frozenset[str]]]] = {}
-        self.pre: dict[str, list[tuple[int, str]]] = {}
+        self.plain: dict[str, list[int] | tuple[int, ...]] = {}
+        self.one: dict[str, list[tuple[int, str]] | tuple[tuple[int, str], ...]] = {}
+        self.many: dict[str, list[tuple[int, tuple[str, ...]]] | tuple[tuple[int, tuple[str, ...]], ...]] = {}
+        self.pre: dict[str, list[tuple[int, str]] | tuple[tuple[int, str], ...]] = {}
         self.slots: tuple[dict, dict, dict, dict] = (self.plain, self.one, self.many, self.pre)
         self.keys: tuple[frozenset[str], ...] = ()
 
     def freeze(self) -> frozenset[str]:
+        """Buckets become tuples (of ints, strings and tuples of those, which the garbage
+        collector stops tracking: an index of 10,000 queries is then not walked by every full
+        collection, and a re-plan does not bring the next one forward); key sets per slot."""
+        for table in self.slots:
+            for key, bucket in table.items():
+                table[key] = tuple(bucket)
         self.keys = tuple(map(frozenset, self.slots))
         return self.keys[0] | self.keys[1] | self.keys[2] | self.keys[3]
 
@@ -262,8 +268,8 @@ class _LangIndex:
                 check = frozenset(map(stems.__getitem__, ids))
                 if len(check) == 1:
                     entry, slot = (qi, next(iter(check))), 1
-                else:
-                    entry, slot = (qi, check), 2
+                else:  # a tuple: `isdisjoint` takes any iterable, and tuples of strings are
+                    entry, slot = (qi, tuple(check)), 2  # left alone by the garbage collector
             if len(plan) == 1:
                 ((kind, value),) = plan
                 keys: Iterable[tuple[str, str]] = ((kind, value if kind == "p" else stems[value]),)  # type: ignore[index]
