@@ -74,3 +74,33 @@ def test_tokenize_matches_reference_on_random_text() -> None:
         _, stems, pairs = normalize.analyse_text(text, "en")
         assert list(stems) == normalize.stem_all(folded, "en"), repr(text)
         assert pairs == normalize.stem_all(glued, "en"), repr(text)
+
+
+def _reference_fold(word: str) -> str:
+    """The general folding path (casefold, NFKD, marks dropped but on Cyrillic й/ї/ў, NFC)."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", word.casefold().translate(normalize._APOSTROPHES))
+    out: list[str] = []
+    prev = ""
+    for ch in decomposed:
+        if unicodedata.combining(ch):
+            if ch in normalize._KEEP_ON_CYRILLIC and normalize._is_cyrillic(prev) and prev != "е":
+                out.append(ch)
+            continue
+        out.append(ch)
+        prev = ch
+    return unicodedata.normalize("NFC", "".join(out)).translate(normalize._SPELLED)
+
+
+def test_ascii_fast_path_folds_like_the_general_path() -> None:
+    import random
+
+    rng = random.Random(5)
+    chars = [chr(c) for c in range(128)]
+    words = ["".join(rng.choice(chars) for _ in range(rng.randint(1, 8))) for _ in range(5000)]
+    words += [*chars, "Kursk", "DON`T", "Ceasefire", "L'Elysee", "ABC_123"]
+    for word in words:
+        assert normalize._fold_uncached(word) == _reference_fold(word), repr(word)
+    for word in ["Élysée", "Straße", "перемир’я", "Її", "œuvre"]:  # and the general path still runs
+        assert normalize._fold_uncached(word) == _reference_fold(word), repr(word)

@@ -54,6 +54,8 @@ def _is_cyrillic(ch: str) -> bool:
 
 
 def _fold_uncached(word: str) -> str:
+    if word.isascii():  # the common case, and the same result: no accents, no letters to spell
+        return word.lower().translate(_APOSTROPHES)  # out, casefold = lower in ASCII
     decomposed = unicodedata.normalize("NFKD", word.casefold().translate(_APOSTROPHES))
     out: list[str] = []
     prev = ""
