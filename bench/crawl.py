@@ -23,6 +23,7 @@ server this script starts is stopped in ``finally``. The shared folder is the re
 from __future__ import annotations
 
 import argparse
+import compileall
 import concurrent.futures as cf
 import contextlib
 import json
@@ -656,6 +657,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    # Byte-compile newsmon as an install does: with PYTHONDONTWRITEBYTECODE set (as on the
+    # development machines) every newsmon process would otherwise compile its own sources.
+    compileall.compile_dir(REPO / "monitor", quiet=1)
+    compileall.compile_dir(REPO / "spiders", quiet=1)
     if args.articles_scan:
         articles_scan(args, newsweb)
     else:

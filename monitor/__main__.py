@@ -1,5 +1,3 @@
-import sys
+from monitor.cli import entry
 
-from monitor.cli import main
-
-sys.exit(main())
+entry()

@@ -220,6 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def entry() -> None:
+    """The `newsmon` program: `main`, then exit without the interpreter's teardown.
+
+    By then every store, worker and server is closed; what is left is freeing the objects of
+    Scrapy, Twisted and pymongo one by one (~0.3 s of CPU: a tenth of a quiet re-crawl)."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
