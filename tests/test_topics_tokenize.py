@@ -104,3 +104,17 @@ def test_ascii_fast_path_folds_like_the_general_path() -> None:
         assert normalize._fold_uncached(word) == _reference_fold(word), repr(word)
     for word in ["Élysée", "Straße", "перемир’я", "Її", "œuvre"]:  # and the general path still runs
         assert normalize._fold_uncached(word) == _reference_fold(word), repr(word)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ru", "uk", ""])
+def test_title_and_text_in_one_pass_is_both_joined_by_the_sentinel(lang: str) -> None:
+    sentinel = "\x00"
+    for title in TEXTS:
+        for text in TEXTS:
+            t_folded, t_stems, t_pairs = normalize.analyse_text(title, lang)
+            b_folded, b_stems, b_pairs = normalize.analyse_text(text, lang)
+            folded, stems, pairs, n_title = normalize.analyse_title_and_text(title, text, lang, sentinel)
+            assert n_title == len(t_folded)
+            assert folded == (*t_folded, sentinel, *b_folded)
+            assert stems == (*t_stems, normalize.stem(sentinel, lang), *b_stems)
+            assert pairs == [*t_pairs, "", *b_pairs]

@@ -81,14 +81,8 @@ class Analysis:
         self.doc = doc
         self.lang = lang
         self.host = host_of(doc.url) if doc.url else ""
-        t_folded, t_stems, t_pairs = normalize.analyse_text(doc.title, lang)
-        b_folded, b_stems, b_pairs = normalize.analyse_text(doc.text, lang)
-        nt = self.n_title = len(t_folded)
-        self.folded = (*t_folded, SENTINEL, *b_folded)
-        self.stems = stems = (*t_stems, normalize.stem(SENTINEL, lang), *b_stems)
-        t_pairs.append("")
-        t_pairs += b_pairs
-        self.pairs = pairs = t_pairs
+        self.folded, stems, pairs, nt = normalize.analyse_title_and_text(doc.title, doc.text, lang, SENTINEL)
+        self.stems, self.pairs, self.n_title = stems, pairs, nt
         self.stemset = stemset = set(stems)
         pairset = self.pairset = set(pairs)
         pairset.discard("")

@@ -189,27 +189,60 @@ _TOKENS: dict[str, _TokenCache] = {}
 _SPACES = frozenset(" \u00a0")
 
 
+def _token_cache(lang: str) -> _TokenCache:
+    cache = _TOKENS.get(lang)
+    if cache is None:
+        cache = _TOKENS[lang] = _TokenCache(lang)
+    return cache
+
+
+def _pairs(info: list[tuple[str, str, bool, bool]], gaps: list[str], stem: _StemCache) -> list[str]:
+    """Per word (`_TokenCache` values), the stem of it glued to the next word or "": `gaps[i]`
+    is the text between words i and i+1, a joiner only if it is one character (so the
+    membership tests below also check the gap's length)."""
+    hyphens, spaces = _HYPHENS, _SPACES
+    pairs = [
+        stem[x[0] + y[0]] if y[3] and (g in hyphens or (g in spaces and x[2] and y[2])) else ""
+        for x, y, g in zip(info, info[1:], gaps, strict=False)
+    ]
+    pairs.append("")
+    return pairs
+
+
 def analyse_text(text: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
     """`tokenize` plus stemming in one pass: (folded words, their stems, stems of the words
     glued to the next one or ""), for a language from `stem_language`."""
     parts = _SPLIT_RE.split(text)
     if len(parts) < 2:
         return (), (), []
-    cache = _TOKENS.get(lang)
-    if cache is None:
-        cache = _TOKENS[lang] = _TokenCache(lang)
-    info = list(map(cache.__getitem__, parts[1::2]))
-    stem = _stemmer(lang)
-    hyphens, spaces = _HYPHENS, _SPACES
-    # parts[2::2] are the gaps after each word: a joiner only if it is one character, so the
-    # membership tests below also check the gap's length
-    pairs = [
-        stem[x[0] + y[0]] if y[3] and (g in hyphens or (g in spaces and x[2] and y[2])) else ""
-        for x, y, g in zip(info, info[1:], parts[2::2], strict=False)
-    ]
-    pairs.append("")
+    info = list(map(_token_cache(lang).__getitem__, parts[1::2]))
+    # parts[2::2] are the gaps after each word
+    pairs = _pairs(info, parts[2::2], _stemmer(lang))
     folded, stems, _, _ = zip(*info, strict=True)
     return folded, stems, pairs
+
+
+def analyse_title_and_text(
+    title: str, text: str, lang: str, sentinel: str
+) -> tuple[tuple[str, ...], tuple[str, ...], list[str], int]:
+    """`analyse_text` of the title, the word `sentinel`, then `analyse_text` of the text, in
+    one pass (no per-field sequences to join): (folded words, stems, glued stems, number of
+    title words). The sentinel never glues to either neighbour."""
+    cache = _token_cache(lang)
+    stem = _stemmer(lang)
+    t_parts = _SPLIT_RE.split(title)
+    b_parts = _SPLIT_RE.split(text)
+    info = list(map(cache.__getitem__, t_parts[1::2]))
+    n_title = len(info)
+    # not a word character first and not a compound part: no pair on either side (see `_pairs`)
+    info.append((sentinel, stem[sentinel], False, False))
+    info += map(cache.__getitem__, b_parts[1::2])
+    gaps = t_parts[2::2]  # after each title word (the last: after the title)
+    gaps.append("")  # after the sentinel
+    gaps += b_parts[2::2]
+    pairs = _pairs(info, gaps, stem)
+    folded, stems, _, _ = zip(*info, strict=True)
+    return folded, stems, pairs, n_title
 
 
 def spans(text: str) -> list[tuple[int, int]]:
