@@ -286,14 +286,19 @@ class CNearWords(CNear):
         if s in pairset or t in pairset:
             return bool(self._pairs(a, first_only=True))
         xs, ys = a.single_pos(s), a.single_pos(t)
-        nt, dist = a.n_title, self.distance
+        if len(xs) > len(ys):  # the test is symmetric: walk the shorter list, bisect the other
+            xs, ys = ys, xs
+        nt, dist, size = a.n_title, self.distance, len(ys)
         for x in xs:
             x_title = x < nt
-            for y in ys[bisect_left(ys, x - dist) :]:
+            j = bisect_left(ys, x - dist)
+            while j < size:
+                y = ys[j]
                 if y > x + dist:
                     break
                 if y != x and (y < nt) == x_title:
                     return True
+                j += 1
         return False
 
 
