@@ -22,6 +22,10 @@ def init(topics: tuple) -> None:
     _topics = topics
 
 
+def ready() -> None:
+    """Nothing: submitted to start a worker process before there is work for it."""
+
+
 def analyze(
     entry: FeedEntry, page: FetchedPage, drop: tuple[str, ...]
 ) -> tuple[Article, list[TopicHit], bytes | None]:

@@ -101,6 +101,8 @@ class FeedsSpider(scrapy.Spider):
 
     def feed_requests(self) -> Iterator[Request]:
         states = self.store.feed_states([f.name for f in self.feeds])
+        if any(f.name not in states for f in self.feeds):  # its first fetch will have entries to parse
+            self.workers.start_now()
         now = datetime.now(UTC)
         for feed in self.feeds:
             state = states.get(feed.name)
