@@ -16,7 +16,7 @@ BOT_NAME = "newsmon"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 ROBOTSTXT_OBEY = True
-TWISTED_REACTOR = "twisted.internet.epollreactor.EPollReactor"  # see monitor/crawl/deferred.py
+TWISTED_REACTOR = None  # Twisted's default for the platform (epoll on Linux); see monitor/crawl/deferred.py
 ITEM_PIPELINES = {"monitor.crawl.pipeline.IngestPipeline": 300}
 # Only the components a feed crawler uses, given as Scrapy's *_BASE settings: a component
 # disabled with `None` in the non-base dict is still imported (Scrapy loads every key), and
