@@ -1,16 +1,16 @@
 """MongoDB storage: the only module that imports pymongo.
 
-Collections, one purpose each: feeds (fetch state, health), entries (raw feed items),
-pages (fetched HTML, zlib-compressed), articles (clean text, unique by canonical URL),
-matches (article x topic), deliveries (what was mailed to whom), digests (which scheduled
-digest of a recipient is done). Unique indexes make every write idempotent, so a crash and
-a re-run never duplicate. Writes use insert_many(ordered=False).
+Collections, one purpose each: feeds (fetch state, health), entries (raw feed items), pending
+(entries whose article is not stored yet), pages (fetched HTML, zlib-compressed), articles (clean
+text, unique by canonical URL), matches (article x topic), deliveries (what was mailed to whom),
+digests (which scheduled digest of a recipient is done), robots (robots.txt kept a day), meta
+(one-time migrations done). Unique indexes make every write idempotent, so a crash and a re-run
+never duplicate. Writes use insert_many(ordered=False).
 
-Look-ups by `_id` only, where a crawl repeats them: entries and articles get deterministic ids
-(a hash of feed+key, of the URL), and `pending` (feed, entry id) lists the entries whose
-article is not stored yet. The embedded server answers an `_id` or single-equality query from
-an index, but scans the whole collection for `$in` on any other field - a cost that would
-grow with every crawl's history.
+What a crawl looks up or marks again and again it finds by `_id`: entries and articles get
+deterministic ids (hashes of feed + key, of the canonical URL). The embedded server answers an
+`_id` or single-field equality query from an index, but scans the whole collection for `$in` on
+any other field, a cost that would grow with every crawl's history.
 """
 
 from __future__ import annotations
