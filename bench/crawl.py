@@ -14,6 +14,8 @@ article refetch). So one run measures, on the same sites:
 3. the extraction floor: ``trafilatura.extract`` alone on the same pages, in a process pool;
 4. ``newsmon crawl`` again with nothing new: requests and 304s from each site's ``/stats.json``, CPU.
 
+newsmon's own modules are byte-compiled first, as installing the package would (the development
+machines set PYTHONDONTWRITEBYTECODE, which would make every newsmon process compile its sources).
 The sites are ``shared/bench/newsweb.py`` run as a tool (one process per loopback address
 127.0.0.2, 127.0.0.3, ...); newsmon is used only through its CLI. Everything stays on loopback and every
 server this script starts is stopped in ``finally``. The shared folder is the repository's sibling
