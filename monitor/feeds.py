@@ -15,8 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import feedparser
-
 from monitor.models import FeedEntry, ParsedFeed
 
 FAILING_FOR = timedelta(days=1)  # a feed failing longer is an error in the log and named in digests
@@ -74,6 +72,8 @@ def parse_feed(body: bytes, url: str, name: str, content_type: str | None = None
             raise FeedError(f"broken gzip data: {exc}") from None
     # Without a content type feedparser flags every document; XML rules then apply to the charset.
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    import feedparser  # here: the crawl process needs this module's errors, not the parser
+
     parsed = feedparser.parse(body, response_headers=headers, resolve_relative_uris=True)
     warning = ""
     if parsed.get("bozo"):

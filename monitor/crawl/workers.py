@@ -33,7 +33,7 @@ class Workers:
             context = multiprocessing.get_context("forkserver")
             # The fork server imports the parsing, extraction and matching stack once (~0.7 s of
             # CPU) and every worker forks from it with that done, instead of each importing it.
-            context.set_forkserver_preload(["monitor.ingest", "monitor.feeds"])
+            context.set_forkserver_preload(["monitor.ingest", "monitor.feeds", "feedparser"])
             self.pool: Executor = ProcessPoolExecutor(
                 count,
                 mp_context=context,
