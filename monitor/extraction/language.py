@@ -15,6 +15,7 @@ asks py3langid.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 __all__ = ["guess_language"]
 
@@ -43,9 +44,10 @@ _FUNCTION_WORDS: dict[str, frozenset[str]] = {
     }.items()
 }
 # A word listed for two languages says nothing about which one a text is in: count only the rest.
-_DISTINCTIVE: dict[str, frozenset[str]] = {
-    lang: words.difference(*(other for name, other in _FUNCTION_WORDS.items() if name != lang))
+_LANGUAGE_OF: dict[str, str] = {
+    word: lang
     for lang, words in _FUNCTION_WORDS.items()
+    for word in words.difference(*(other for name, other in _FUNCTION_WORDS.items() if name != lang))
 }
 _STEMMED = ("en", "de", "fr", "es", "it", "pt", "ru", "uk")
 _RU_LETTERS = frozenset("ыэё")  # Bulgarian, Ukrainian, Belarusian have none of these
@@ -80,13 +82,11 @@ def guess_language(text: str) -> str:
     cyrillic = sum("\u0400" <= word[0] <= "\u04ff" for word in words)
     if cyrillic * 2 > len(words):
         return _cyrillic(words)
-    counts = dict.fromkeys(_DISTINCTIVE, 0)
-    for word in words:
-        for lang, vocabulary in _DISTINCTIVE.items():
-            if word in vocabulary:
-                counts[lang] += 1
-    ranked = sorted(counts, key=counts.__getitem__, reverse=True)
-    best, runner_up = ranked[0], counts[ranked[1]]
-    if best not in _STEMMED or counts[best] < MIN_SHARE * len(words):
+    ranked = Counter(_LANGUAGE_OF[w] for w in words if w in _LANGUAGE_OF).most_common(2)
+    if not ranked:
         return ""
-    return best if counts[best] >= MARGIN * runner_up else ""
+    best, hits = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0
+    if best not in _STEMMED or hits < MIN_SHARE * len(words):
+        return ""
+    return best if hits >= MARGIN * runner_up else ""
