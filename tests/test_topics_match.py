@@ -49,6 +49,10 @@ CASES = [
     ("cease-fire", "", "The ceasefire holds", "en", True),
     ('"cease fire"', "", "The ceasefires hold", "en", True),
     ("cease-fire", "", "Cease the fire", "en", False),
+    ("ceasefires", "", "Both sides cease fire at noon", "en", True),  # inflected query word
+    ("wartime", "", "In war time", "en", True),
+    ("peaceful", "", "A peace ful day", "en", True),
+    ("peacetime", "", "A peace ful day", "en", False),
     ("andy", "", "Tom and I went home", "en", False),  # function words never glue
     ("therapist", "", "the rapist was caught", "en", False),
     # NEAR/n, either order, distance in words (adjacent = 1)

@@ -113,8 +113,10 @@ def test_title_and_text_in_one_pass_is_both_joined_by_the_sentinel(lang: str) ->
         for text in TEXTS:
             t_folded, t_stems, t_pairs = normalize.analyse_text(title, lang)
             b_folded, b_stems, b_pairs = normalize.analyse_text(text, lang)
-            folded, stems, pairs, n_title = normalize.analyse_title_and_text(title, text, lang, sentinel)
+            got = normalize.analyse_title_and_text(title, text, lang, sentinel)
+            folded, stems, pairs, n_title, first3 = got
             assert n_title == len(t_folded)
+            assert first3 == tuple(w[:3] if len(w) >= 3 else "" for w in folded)
             assert folded == (*t_folded, sentinel, *b_folded)
             assert stems == (*t_stems, normalize.stem(sentinel, lang), *b_stems)
             assert pairs == [*t_pairs, "", *b_pairs]

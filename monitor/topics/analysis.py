@@ -7,6 +7,8 @@ p+1 read as one compound (``cease fire`` -> ``ceasefire``), or "" where they may
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -33,11 +35,16 @@ def host_of(url: str) -> str:
         return ""
 
 
-def _index(seq: tuple[str, ...] | list[str]) -> dict[str, list[int]]:
-    """item -> its positions in `seq`: built in one pass on first use, then shared by all queries."""
+def _index(seq: tuple[str, ...] | list[str], only: AbstractSet[str] | None = None) -> dict[str, list[int]]:
+    """item -> its positions in `seq` (only for items in `only`, if given: the few a query can
+    ask for): built in one pass on first use, then shared by all queries."""
     index: dict[str, list[int]] = {}
     get = index.get
-    for p, item in enumerate(seq):
+    if only is None:
+        wanted: Iterable[tuple[int, str]] = enumerate(seq)
+    else:
+        wanted = [(p, item) for p, item in enumerate(seq) if item in only]
+    for p, item in wanted:
         found = get(item)
         if found is None:
             index[item] = [p]
@@ -56,12 +63,14 @@ class Analysis:
 
     __slots__ = (
         "_by3",
+        "_first3",
         "_pair_pos",
         "_prefix3",
         "_sentences",
         "_single_pos",
         "_spans",
         "_title_words",
+        "_vset",
         "_words",
         "doc",
         "folded",
@@ -77,11 +86,22 @@ class Analysis:
         "vs",
     )
 
-    def __init__(self, doc: Document, lang: str):
+    def __init__(
+        self,
+        doc: Document,
+        lang: str,
+        vs: list[str] | None = None,
+        vset: AbstractSet[str] | None = None,
+        pair_starts: AbstractSet[str] | None = None,
+    ):
+        """`vs`: the matcher's vocabulary stems in `lang`, by vocabulary id; `vset` the same as a
+        set (only those stems get position lists); `pair_starts`: see `normalize.pair_starts`."""
         self.doc = doc
         self.lang = lang
         self.host = host_of(doc.url) if doc.url else ""
-        self.folded, stems, pairs, nt = normalize.analyse_title_and_text(doc.title, doc.text, lang, SENTINEL)
+        self.folded, stems, pairs, nt, self._first3 = normalize.analyse_title_and_text(
+            doc.title, doc.text, lang, SENTINEL, pair_starts
+        )
         self.stems, self.pairs, self.n_title = stems, pairs, nt
         self.stemset = stemset = set(stems)
         pairset = self.pairset = set(pairs)
@@ -90,7 +110,8 @@ class Analysis:
         title_keys = self.title_keys = set(stems[:nt])
         title_keys.update(pairs[:nt])
         title_keys.discard("")
-        self.vs: list[str] = []  # the matcher's vocabulary stems for `lang`, set by the matcher
+        self.vs: list[str] = vs if vs is not None else []
+        self._vset = vset
         self._single_pos: dict[str, list[int]] | None = None
         self._pair_pos: dict[str, list[int]] | None = None
         self._by3: dict[str, list[int]] | None = None
@@ -108,7 +129,7 @@ class Analysis:
             return ()
         index = self._single_pos
         if index is None:
-            index = self._single_pos = _index(self.stems)
+            index = self._single_pos = _index(self.stems, self._vset)
         return index.get(s, ())
 
     def pair_pos(self, s: str) -> list[int] | tuple[()]:
@@ -124,15 +145,15 @@ class Analysis:
     def by3(self) -> dict[str, list[int]]:
         """First three letters of each folded word -> positions (prefix queries of >= 3 letters)."""
         if self._by3 is None:
-            index: dict[str, list[int]] = {}
-            for p, w in enumerate(self.folded):
-                index.setdefault(w[:3], []).append(p)
-            self._by3 = index
+            self._by3 = _index(self._first3)
+            self._by3.pop("", None)
         return self._by3
 
     def prefix3_keys(self) -> set[str]:
+        """First three letters of the words of three or more letters."""
         if self._prefix3 is None:
-            self._prefix3 = {w[:3] for w in set(self.folded) if len(w) >= 3}
+            self._prefix3 = set(self._first3)
+            self._prefix3.discard("")
         return self._prefix3
 
     def sorted_words(self, title: bool) -> list[str]:

@@ -385,15 +385,22 @@ class TopicMatcher:
         self.presearcher = (
             Presearcher([t.root for t in self.topics], self.vocab) if presearch and self.topics else None
         )
+        # per language: vocabulary stems by id, and as a set; what the analyses need of the vocabulary
+        self._views: dict[str, tuple[list[str], frozenset[str]]] = {}
+        self._pair_starts: frozenset[str] | None = None
 
     def analyse(self, doc: Document) -> Analysis:
         """Tokenise, fold and stem `doc` once (language from `doc.lang`, else detected)."""
         lang = normalize.stem_language(doc.lang) if doc.lang else ""
         if not doc.lang:
             lang = normalize.detect_language(f"{doc.title}\n{doc.text}")
-        analysis = Analysis(doc, lang)
-        analysis.vs = self.vocab.stems(lang)
-        return analysis
+        view = self._views.get(lang)
+        if view is None:
+            stems = self.vocab.stems(lang)
+            view = self._views[lang] = (stems, frozenset(stems))
+        if self._pair_starts is None:
+            self._pair_starts = normalize.pair_starts(self.vocab.units)
+        return Analysis(doc, lang, view[0], view[1], self._pair_starts)
 
     def matching(self, analysis: Analysis) -> list[int]:
         """Indexes into `self.topics` of the topics that match, ascending (= by name)."""

@@ -14,7 +14,8 @@ Decisions (documented in the topics README section):
   start of a Latin word are dropped: ``l'Élysée`` is the word ``elysee``.
 * Hyphens split words; whether two adjacent words may also be read as one compound
   (``cease-fire``/``cease fire`` = ``ceasefire``) is recorded as a "joinable" flag: they are
-  separated by exactly one space, hyphen or no-break space.
+  separated by exactly one space, hyphen or no-break space. Across a space, both have three or
+  more letters, neither is a function word, and the first begins a query word (`pair_starts`).
 * Stems: Snowball (PyStemmer) for en, de, fr, es, it, pt, ru; a light suffix stripper for uk
   (PyStemmer has none); other or unknown languages are compared unstemmed.
 """
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
+from typing import NamedTuple
 
 import Stemmer
 
@@ -165,14 +168,15 @@ def tokenize(text: str) -> tuple[list[str], list[str]]:
 
 class _TokenCache(dict):
     """word as written -> (folded, stem, may glue to a neighbour across a space, starts with a
-    word character) in one language. Text repeats its vocabulary, so almost every word of an
-    article is one dictionary look-up instead of fold + stem + the compound rule's tests."""
+    word character, first three letters or "") in one language. Text repeats its vocabulary, so
+    almost every word of an article is one dictionary look-up instead of fold + stem + the
+    compound rule's tests."""
 
     def __init__(self, lang: str):
         super().__init__()
         self._stem = _stemmer(lang)
 
-    def __missing__(self, word: str) -> tuple[str, str, bool, bool]:
+    def __missing__(self, word: str) -> tuple[str, str, bool, bool, str]:
         if len(self) > 500_000:
             self.clear()
         folded = _FOLD[word][0]
@@ -181,6 +185,7 @@ class _TokenCache(dict):
             self._stem[folded],
             len(folded) > 2 and folded not in FUNCTION_WORDS,
             word[0].isalnum() or word[0] == "_",  # what WORD_SEP's (?=\w) looked at
+            folded[:3] if len(folded) >= 3 else "",
         )
         return value
 
@@ -196,17 +201,44 @@ def _token_cache(lang: str) -> _TokenCache:
     return cache
 
 
-def _pairs(info: list[tuple[str, str, bool, bool]], gaps: list[str], stem: _StemCache) -> list[str]:
+def _pairs(
+    info: list[tuple[str, str, bool, bool, str]],
+    gaps: list[str],
+    stem: _StemCache,
+    starts: AbstractSet[str] | None = None,
+) -> list[str]:
     """Per word (`_TokenCache` values), the stem of it glued to the next word or "": `gaps[i]`
     is the text between words i and i+1, a joiner only if it is one character (so the
-    membership tests below also check the gap's length)."""
+    membership tests below also check the gap's length).
+
+    With `starts`, words joined across a space are glued only when the first of them is in
+    `starts` (the beginnings of the query words a compound could match: see `pair_starts`), so
+    an article's ordinary word pairs are not stemmed at all. Hyphenated pairs always glue.
+    """
     hyphens, spaces = _HYPHENS, _SPACES
-    pairs = [
-        stem[x[0] + y[0]] if y[3] and (g in hyphens or (g in spaces and x[2] and y[2])) else ""
-        for x, y, g in zip(info, info[1:], gaps, strict=False)
-    ]
+    if starts is None:
+        pairs = [
+            stem[x[0] + y[0]] if y[3] and (g in hyphens or (g in spaces and x[2] and y[2])) else ""
+            for x, y, g in zip(info, info[1:], gaps, strict=False)
+        ]
+    else:
+        pairs = [
+            stem[x[0] + y[0]]
+            if y[3] and (g in hyphens or (g in spaces and x[2] and y[2] and x[0] in starts))
+            else ""
+            for x, y, g in zip(info, info[1:], gaps, strict=False)
+        ]
     pairs.append("")
     return pairs
+
+
+def pair_starts(query_words: Iterable[str]) -> frozenset[str]:
+    """The words that may begin a two-word compound for `query_words` (folded): their proper
+    beginnings of three or more letters (``cease`` of ``ceasefire``; words joined across a
+    space have three or more letters each). This is the rule, not only a shortcut: two words
+    of an article read as one only toward a query word that begins with the first of them, so
+    a stemmer coincidence such as ``peace ful`` -> ``peac`` (= ``peace``) is no compound."""
+    return frozenset(w[:k] for w in query_words for k in range(3, len(w)))
 
 
 def analyse_text(text: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
@@ -218,16 +250,24 @@ def analyse_text(text: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...]
     info = list(map(_token_cache(lang).__getitem__, parts[1::2]))
     # parts[2::2] are the gaps after each word
     pairs = _pairs(info, parts[2::2], _stemmer(lang))
-    folded, stems, _, _ = zip(*info, strict=True)
+    folded, stems, _, _, _ = zip(*info, strict=True)
     return folded, stems, pairs
 
 
+class TitleAndText(NamedTuple):
+    folded: tuple[str, ...]
+    stems: tuple[str, ...]
+    pairs: list[str]
+    n_title: int
+    first3: tuple[str, ...]  # per word its first three letters, or "" if shorter
+
+
 def analyse_title_and_text(
-    title: str, text: str, lang: str, sentinel: str
-) -> tuple[tuple[str, ...], tuple[str, ...], list[str], int]:
+    title: str, text: str, lang: str, sentinel: str, pair_starts: AbstractSet[str] | None = None
+) -> TitleAndText:
     """`analyse_text` of the title, the word `sentinel`, then `analyse_text` of the text, in
-    one pass (no per-field sequences to join): (folded words, stems, glued stems, number of
-    title words). The sentinel never glues to either neighbour."""
+    one pass (no per-field sequences to join). The sentinel never glues to either neighbour.
+    `pair_starts`: see `_pairs`."""
     cache = _token_cache(lang)
     stem = _stemmer(lang)
     t_parts = _SPLIT_RE.split(title)
@@ -235,14 +275,14 @@ def analyse_title_and_text(
     info = list(map(cache.__getitem__, t_parts[1::2]))
     n_title = len(info)
     # not a word character first and not a compound part: no pair on either side (see `_pairs`)
-    info.append((sentinel, stem[sentinel], False, False))
+    info.append((sentinel, stem[sentinel], False, False, ""))
     info += map(cache.__getitem__, b_parts[1::2])
     gaps = t_parts[2::2]  # after each title word (the last: after the title)
     gaps.append("")  # after the sentinel
     gaps += b_parts[2::2]
-    pairs = _pairs(info, gaps, stem)
-    folded, stems, _, _ = zip(*info, strict=True)
-    return folded, stems, pairs, n_title
+    pairs = _pairs(info, gaps, stem, pair_starts)
+    folded, stems, _, _, first3 = zip(*info, strict=True)
+    return TitleAndText(folded, stems, pairs, n_title, first3)
 
 
 def spans(text: str) -> list[tuple[int, int]]:
