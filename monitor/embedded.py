@@ -47,7 +47,18 @@ def _alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Exited, but not yet reaped by its parent: another process that started the server and
+    still runs. Such a server answers kill(0), and whoever stopped it waited for the SIGKILL
+    deadline (10 s) before going on."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc here (or it just went): kill(0) is all there is to go on
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 def _listening(port: int) -> bool:
@@ -125,7 +136,7 @@ class EmbeddedServer:
                 return
             state = self._state()
             if state and _alive(state["pid"]):
-                self._stop(state["pid"])
+                self._stop(state["pid"], state.get("port"))
             self.state_file.unlink(missing_ok=True)
 
     def _live_leases(self) -> list[int]:
@@ -142,7 +153,7 @@ class EmbeddedServer:
         state = self._state()
         if state and _alive(state["pid"]):  # alive but not answering: a wedged server
             log.warning("embedded database pid %s does not answer; restarting it", state["pid"])
-            self._stop(state["pid"])
+            self._stop(state["pid"], state.get("port"))
         pid_file = self.dir / "nx-27017.pid"
         pid_file.unlink(missing_ok=True)  # stale after a kill -9; the server refuses to start otherwise
         log_file = self.dir / "nx-27017.log"
@@ -182,11 +193,18 @@ class EmbeddedServer:
         return port
 
     @staticmethod
-    def _stop(pid: int) -> None:
+    def _stop(pid: int, port: int | None = None) -> None:
+        """SIGTERM, then SIGKILL after 10 s. While waiting, connect to the server now and then:
+        its SIGTERM handler is Python code that runs on its main thread, which sits in its event
+        loop's epoll wait; when the kernel hands the signal to one of the server's database
+        threads instead, nothing wakes that loop and the server would idle until SIGKILL. A
+        connection is an event that wakes it (seen as an intermittent 10 s stall at crawl end)."""
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
         while _alive(pid) and time.monotonic() < deadline:
+            if port:
+                _listening(port)
             time.sleep(0.05)
         if _alive(pid):
             with contextlib.suppress(ProcessLookupError):

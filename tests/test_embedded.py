@@ -3,16 +3,20 @@ after a kill -9 (stale pid file), and nothing acknowledged is lost."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pymongo
+import pytest
 
-from monitor.embedded import EmbeddedServer, _alive
+from monitor.embedded import EmbeddedServer, _alive, _listening
 
 JOIN = """
 import sys, time
@@ -31,7 +35,11 @@ def test_second_process_joins_and_last_one_stops(tmp_path):
     pid = json.loads((tmp_path / "db" / "server.json").read_text())["pid"]
     first.release()
     assert _alive(pid)  # still used by the other process
+    started = time.monotonic()
     other.communicate("\n", timeout=30)
+    # it stopped the server, which stays a zombie until its parent (this process) reaps it: the
+    # other process must see it as stopped, not wait for its 10 s SIGKILL deadline
+    assert time.monotonic() - started < 5
     deadline = time.monotonic() + 10
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -59,3 +67,43 @@ def test_restart_after_kill_keeps_acknowledged_writes(tmp_path):
         client.close()
         server.release()
     assert not _alive(restarted)  # the last user stopped it
+
+
+_TGKILL = {"x86_64": 234, "aarch64": 131}  # syscall numbers: Python has no tgkill of its own
+
+
+def _signal_thread(pid: int, tid: int, sig: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(_TGKILL[platform.machine()], pid, tid, sig) != 0:
+        raise OSError(ctypes.get_errno(), "tgkill failed")
+
+
+@pytest.mark.skipif(
+    platform.machine() not in _TGKILL or not Path("/proc/self/task").is_dir(), reason="Linux only"
+)
+def test_a_connection_wakes_a_server_whose_sigterm_went_to_a_database_thread(tmp_path):
+    """The kernel may hand a process's SIGTERM to any of its threads. The server's handler runs on
+    its main thread, asleep in its event loop: signalled on a database thread, it stays up until
+    something wakes that loop. `EmbeddedServer._stop` connects while it waits for exactly this
+    (two crawls this way waited for the SIGKILL 10 s later); this checks that a connection does
+    wake it."""
+    server = EmbeddedServer(tmp_path)
+    uri = server.acquire()
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=3000)
+    client.newsmon.articles.insert_many([{"url": f"https://n.example/{i}"} for i in range(50)])
+    client.close()
+    state = json.loads((tmp_path / "db" / "server.json").read_text())
+    pid = state["pid"]
+    threads = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir() if int(t.name) != pid]
+    assert threads, "the server runs its database work on threads"
+    try:
+        _signal_thread(pid, threads[0], signal.SIGTERM)
+        time.sleep(1.0)
+        assert _alive(pid)  # signalled, yet up: nothing woke its event loop
+        _listening(state["port"])
+        deadline = time.monotonic() + 3
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid)
+    finally:
+        server.release()
