@@ -50,9 +50,16 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         names = ", ".join(f.name for f in config.feeds)
         print(f"{config.path}: no feed named {', '.join(unknown)} (feeds: {names})", file=sys.stderr)
         return EXIT_CONFIG
-    from monitor.crawl.runner import run_crawl
-
     with _open_store(config) as store:
+        names = args.feed or [f.name for f in config.feeds]
+        if set(names) - set(store.feed_states(names)):
+            # a feed never fetched: its first fetch will surely have entries to parse, so the
+            # workers' fork server starts now and imports while this process imports Scrapy
+            from monitor.crawl.forkserver import start_fork_server
+
+            start_fork_server()
+        from monitor.crawl.runner import run_crawl
+
         summary = run_crawl(config, store, args.feed, log_level="INFO" if args.verbose else "WARNING")
     polled = summary.feeds_fetched + summary.feeds_not_modified
     print(

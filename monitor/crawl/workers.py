@@ -4,8 +4,6 @@ sized to the cores, while the reactor keeps downloading and storing."""
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -15,28 +13,21 @@ from twisted.internet.defer import Deferred
 
 from monitor import worker
 from monitor.crawl.deferred import T, on_executor
+from monitor.crawl.forkserver import context, worker_count
 from monitor.topics import Topic
 
 log = logging.getLogger(__name__)
-
-
-def worker_count() -> int:
-    """$MONITOR_WORKERS, else one per core; 0 runs the work in a thread of the crawl process."""
-    env = os.environ.get("MONITOR_WORKERS")
-    return int(env) if env else (os.cpu_count() or 1)
 
 
 class Workers:
     def __init__(self, topics: tuple[Topic, ...]):
         count = worker_count()
         if count > 0:  # processes start with the first task, so a quiet re-crawl starts none
-            context = multiprocessing.get_context("forkserver")
-            # The fork server imports the parsing, extraction and matching stack once (~0.7 s of
+            # The fork server imports the parsing, extraction and matching stack once (~0.6 s of
             # CPU) and every worker forks from it with that done, instead of each importing it.
-            context.set_forkserver_preload(["monitor.ingest", "monitor.feeds", "feedparser"])
             self.pool: Executor = ProcessPoolExecutor(
                 count,
-                mp_context=context,
+                mp_context=context(),
                 initializer=worker.init,
                 initargs=(topics,),
             )
