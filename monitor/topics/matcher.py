@@ -385,9 +385,10 @@ class TopicMatcher:
         self.presearcher = (
             Presearcher([t.root for t in self.topics], self.vocab) if presearch and self.topics else None
         )
-        # per language: vocabulary stems by id, and as a set; what the analyses need of the vocabulary
+        # what the analyses need of the vocabulary (complete once compiled): per language its
+        # stems by id and as a set, and the words that may begin a compound of a query word
         self._views: dict[str, tuple[list[str], frozenset[str]]] = {}
-        self._pair_starts: frozenset[str] | None = None
+        self._pair_starts = normalize.pair_starts(self.vocab.units)
 
     def analyse(self, doc: Document) -> Analysis:
         """Tokenise, fold and stem `doc` once (language from `doc.lang`, else detected)."""
@@ -398,8 +399,6 @@ class TopicMatcher:
         if view is None:
             stems = self.vocab.stems(lang)
             view = self._views[lang] = (stems, frozenset(stems))
-        if self._pair_starts is None:
-            self._pair_starts = normalize.pair_starts(self.vocab.units)
         return Analysis(doc, lang, view[0], view[1], self._pair_starts)
 
     def matching(self, analysis: Analysis) -> list[int]:

@@ -201,6 +201,16 @@ def _token_cache(lang: str) -> _TokenCache:
     return cache
 
 
+class _AnyWord:
+    """`pair_starts` when no query vocabulary is given: every word may begin a compound."""
+
+    def __contains__(self, word: object) -> bool:
+        return True
+
+
+_ANY_WORD = _AnyWord()
+
+
 def _pairs(
     info: list[tuple[str, str, bool, bool, str]],
     gaps: list[str],
@@ -217,17 +227,13 @@ def _pairs(
     """
     hyphens, spaces = _HYPHENS, _SPACES
     if starts is None:
-        pairs = [
-            stem[x[0] + y[0]] if y[3] and (g in hyphens or (g in spaces and x[2] and y[2])) else ""
-            for x, y, g in zip(info, info[1:], gaps, strict=False)
-        ]
-    else:
-        pairs = [
-            stem[x[0] + y[0]]
-            if y[3] and (g in hyphens or (g in spaces and x[2] and y[2] and x[0] in starts))
-            else ""
-            for x, y, g in zip(info, info[1:], gaps, strict=False)
-        ]
+        starts = _ANY_WORD
+    pairs = [
+        stem[x[0] + y[0]]
+        if y[3] and (g in hyphens or (g in spaces and x[2] and y[2] and x[0] in starts))
+        else ""
+        for x, y, g in zip(info, info[1:], gaps, strict=False)
+    ]
     pairs.append("")
     return pairs
 
