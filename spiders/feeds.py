@@ -25,6 +25,7 @@ from monitor.config import Config, ConfigError, load_config
 from monitor.crawl.deferred import T, on_executor
 from monitor.crawl.items import ArticleItem
 from monitor.crawl.middleware import retry_after
+from monitor.crawl.pool import WorkerDied
 from monitor.crawl.settings import config_overrides
 from monitor.crawl.workers import Workers
 from monitor.feeds import FAILING_FOR, FeedError
@@ -180,6 +181,9 @@ class FeedsSpider(scrapy.Spider):
                 )
             except FeedError as exc:
                 self._fail(name, feed.url, str(exc))
+                return []
+            except WorkerDied as exc:  # this feed's body killed the parser twice; other feeds go on
+                self._fail(name, feed.url, f"the feed parser crashed: {exc}")
                 return []
             if parsed.warning:
                 log.info("feed %s: recovered from bad markup (%s)", name, parsed.warning)

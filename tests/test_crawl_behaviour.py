@@ -8,6 +8,7 @@ import os
 import signal
 import urllib.request
 import zlib
+from pathlib import Path
 
 import pymongo
 import pytest
@@ -96,3 +97,43 @@ def test_database_gone_mid_crawl_loses_nothing(tmp_path, site):
     assert second.returncode == 0, second.stderr
     assert not site.hits("/feeds/world.xml")[-1].get("If-None-Match")  # validators had not advanced
     assert "new articles: 3" in second.stdout
+
+
+def _crawl_workers() -> list[int]:
+    """Worker processes of the `newsmon crawl` this test started: children of the fork server
+    that the crawl process started."""
+    procs: dict[int, tuple[int, str]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # gone meanwhile
+        procs[int(entry)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline)
+    crawls = {pid for pid, (parent, cmd) in procs.items() if parent == os.getpid() and " crawl" in cmd}
+    servers = {pid for pid, (parent, cmd) in procs.items() if parent in crawls and "forkserver" in cmd}
+    return [pid for pid, (parent, _) in procs.items() if parent in servers]
+
+
+def test_a_worker_killed_mid_crawl_costs_nothing(tmp_path, site, mongo_uri):
+    killed: list[int] = []
+
+    def kill_a_worker(server, handler) -> Reply:
+        if not killed:
+            workers = _crawl_workers()
+            assert workers, "the crawl's worker processes are running by the time it fetches articles"
+            os.kill(workers[0], signal.SIGKILL)  # as the OOM killer would
+            killed.append(workers[0])
+        return server._file("/news/geneva-ceasefire-talks.html")
+
+    site.routes["/news/geneva-ceasefire-talks.html"] = kill_a_worker
+    feeds = [("world", site.url("/feeds/world.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    done = newsmon(config, "crawl", env={"MONITOR_WORKERS": "2"})
+    assert killed
+    assert done.returncode == 0, done.stderr
+    assert "a worker process died" in done.stderr
+    assert "1 fetched (0 not modified), 0 failed; new articles: 3" in done.stdout
+    client, database = db(mongo_uri)
+    with client:
+        assert database.entries.count_documents({"done": True}) == 3

@@ -14,6 +14,7 @@ from twisted.internet.defer import Deferred
 from monitor import worker
 from monitor.crawl.deferred import T, on_executor
 from monitor.crawl.forkserver import context, worker_count
+from monitor.crawl.pool import RecoveringPool
 from monitor.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -25,11 +26,10 @@ class Workers:
         if count > 0:  # processes start with the first task, so a quiet re-crawl starts none
             # The fork server imports the parsing, extraction and matching stack once (~0.6 s of
             # CPU) and every worker forks from it with that done, instead of each importing it.
-            self.pool: Executor = ProcessPoolExecutor(
-                count,
-                mp_context=context(),
-                initializer=worker.init,
-                initargs=(topics,),
+            self.pool: Executor = RecoveringPool(
+                lambda: ProcessPoolExecutor(
+                    count, mp_context=context(), initializer=worker.init, initargs=(topics,)
+                )
             )
         else:
             worker.init(topics)

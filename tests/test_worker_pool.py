@@ -1,0 +1,71 @@
+"""A worker process that dies (OOM killer, a crash in a C extension) costs the crawl only the task
+that killed it: the pool starts new workers and runs the other tasks it took down again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from monitor.crawl.forkserver import context
+from monitor.crawl.pool import RecoveringPool, WorkerDied
+
+TIMEOUT = 60
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
+
+
+def die_once(flag: str) -> str:
+    """Dies the first time (leaving `flag` behind), succeeds when run again."""
+    if not Path(flag).exists():
+        Path(flag).touch()
+        die()
+    return "second run"
+
+
+def slow_square(x: int) -> int:
+    time.sleep(0.2)
+    return x * x
+
+
+@pytest.fixture
+def pool():
+    pool = RecoveringPool(lambda: ProcessPoolExecutor(2, mp_context=context()))
+    yield pool
+    pool.shutdown(wait=True)
+
+
+def test_a_task_that_kills_its_worker_every_time_fails_clearly_and_the_pool_goes_on(pool):
+    with pytest.raises(WorkerDied, match="died running die, on each of 2 tries"):
+        pool.submit(die).result(TIMEOUT)
+    assert pool.restarts == 2
+    assert pool.submit(pow, 2, 10).result(TIMEOUT) == 1024
+
+
+def test_tasks_taken_down_with_a_dying_worker_are_run_again(pool, tmp_path):
+    innocent = [pool.submit(slow_square, x) for x in range(6)]
+    flaky = pool.submit(die_once, str(tmp_path / "died"))
+    assert flaky.result(TIMEOUT) == "second run"
+    assert [f.result(TIMEOUT) for f in innocent] == [x * x for x in range(6)]
+    assert pool.restarts == 1
+
+
+def test_a_task_that_raises_is_not_run_again(pool):
+    with pytest.raises(ZeroDivisionError):
+        pool.submit(divmod, 1, 0).result(TIMEOUT)
+    assert pool.restarts == 0
+
+
+def test_no_new_workers_after_shutdown(tmp_path):
+    pool = RecoveringPool(lambda: ProcessPoolExecutor(1, mp_context=context()))
+    pool.submit(pow, 2, 2).result(TIMEOUT)
+    pool.shutdown(wait=True)
+    with pytest.raises(RuntimeError):
+        pool.submit(pow, 2, 3).result(TIMEOUT)
+    assert pool.restarts == 0
