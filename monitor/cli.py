@@ -10,9 +10,16 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor import commands
 from monitor.config import Config, ConfigError, find_config, load_config, parse_duration
+from monitor.embedded import EmbeddedServer, EmbeddedServerError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from monitor.store import Store
 
 log = logging.getLogger("newsmon")
 
@@ -24,10 +31,17 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
-def _open_store(config: Config) -> contextlib.AbstractContextManager:
-    from monitor.store import Store  # lazy: `init` and config errors need no database driver
+@contextlib.contextmanager
+def _open_store(config: Config) -> Iterator[Store]:
+    with contextlib.ExitStack() as stack:
+        started = None
+        if config.storage.embedded:  # the server starts while the driver is imported
+            started = stack.enter_context(EmbeddedServer(config.storage.data_dir).starting())
+        from monitor.store import Store  # lazy: `init` and config errors need no database driver
 
-    return Store.open(config.storage)
+        if started is not None:
+            started.result()  # a server that failed to start: its error, once
+        yield stack.enter_context(Store.open(config.storage))
 
 
 # ---------------------------------------------------------------- commands
@@ -259,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # only the database's errors are turned into a message; others propagate
         from monitor.store import StoreError
 
-        if not isinstance(exc, StoreError):
+        if not isinstance(exc, StoreError | EmbeddedServerError):
             raise
         print(f"newsmon: database error: {exc}", file=sys.stderr)
         return EXIT_FAILED

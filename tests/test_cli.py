@@ -157,3 +157,16 @@ def test_unreachable_database_is_a_clear_error(tmp_path):
     done = newsmon(config, "digest", "--now")
     assert done.returncode == 1
     assert "newsmon: database error:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_data_dir_that_cannot_hold_the_embedded_database_is_a_clear_error(tmp_path):
+    data = tmp_path / "var"
+    data.mkdir()
+    (data / "db").write_text("a file where the database directory should be")
+    config = write_config(tmp_path / "monitor.yaml", config_text("embedded", data, NO_FETCH, None))
+    done = newsmon(config, "crawl")
+    assert done.returncode == 1
+    assert f"newsmon: database error: cannot run the embedded database in {data / 'db'}: " in done.stderr
+    assert "Traceback" not in done.stderr
+    checked = newsmon(config, "check")
+    assert checked.returncode == 1 and "database: FAILED: cannot run the embedded database" in checked.stdout

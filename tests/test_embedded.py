@@ -16,7 +16,7 @@ from pathlib import Path
 import pymongo
 import pytest
 
-from monitor.embedded import EmbeddedServer, _alive, _listening
+from monitor.embedded import EmbeddedServer, EmbeddedServerError, _alive, _listening
 
 JOIN = """
 import sys, time
@@ -99,7 +99,8 @@ def test_a_connection_wakes_a_server_whose_sigterm_went_to_a_database_thread(tmp
     try:
         _signal_thread(pid, threads[0], signal.SIGTERM)
         time.sleep(1.0)
-        assert _alive(pid)  # signalled, yet up: nothing woke its event loop
+        if not _alive(pid):  # the main thread was awake (a busy machine) and handled it at once
+            pytest.skip("the server handled this SIGTERM at once; the stuck case did not arise")
         _listening(state["port"])
         deadline = time.monotonic() + 3
         while _alive(pid) and time.monotonic() < deadline:
@@ -107,3 +108,27 @@ def test_a_connection_wakes_a_server_whose_sigterm_went_to_a_database_thread(tmp
         assert not _alive(pid)
     finally:
         server.release()
+
+
+def test_a_server_started_in_the_background_is_joined_and_stopped_by_the_last_holder(tmp_path):
+    background = EmbeddedServer(tmp_path)
+    with background.starting() as started:
+        uri = started.result(timeout=30)
+        store = EmbeddedServer(tmp_path)  # what Store.open does meanwhile, in the same process
+        assert store.acquire() == uri
+        pid = json.loads((tmp_path / "db" / "server.json").read_text())["pid"]
+        store.release()
+        assert _alive(pid)  # the background start still holds it
+        with pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000) as client:
+            client.admin.command("ping")
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def test_a_data_dir_that_cannot_hold_the_database_is_a_clear_error(tmp_path):
+    (tmp_path / "db").write_text("a file where the database directory should be")
+    with EmbeddedServer(tmp_path).starting() as started, pytest.raises(EmbeddedServerError) as raised:
+        started.result(timeout=30)
+    assert str(raised.value).startswith(f"cannot run the embedded database in {tmp_path / 'db'}: ")
