@@ -14,6 +14,10 @@ article refetch). So one run measures, on the same sites:
 3. the extraction floor: ``trafilatura.extract`` alone on the same pages, in a process pool;
 4. ``newsmon crawl`` again with nothing new: requests and 304s from each site's ``/stats.json``, CPU.
 
+newsmon's runs (1 and 4) are made ``--repeat`` times (3 by default; each first crawl on an empty store
+of its own) and the run of median wall time is reported, with every run's figures beside it: on this
+2-core VM single runs of the same code differ by 10-25%.
+
 newsmon's own modules are byte-compiled first, as installing the package would (the development
 machines set PYTHONDONTWRITEBYTECODE, which would make every newsmon process compile its sources).
 The sites are ``shared/bench/newsweb.py`` run as a tool (one process per loopback address
@@ -415,6 +419,18 @@ def extraction_floor(urls: list[str]) -> Floor:
 # ---------------------------------------------------------------- reporting
 
 
+def median_run(runs: list[Measured]) -> Measured:
+    """The run of median wall time (the upper median of an even count): machine noise on a
+    2-core VM moves single runs by 10-25%."""
+    return sorted(runs, key=lambda m: m.wall_s)[len(runs) // 2]
+
+
+def spread(runs: list[Measured]) -> str:
+    walls = ", ".join(f"{m.wall_s:.1f}" for m in runs)
+    cpus = ", ".join(f"{m.cpu_s:.1f}" for m in runs)
+    return f"wall s {walls}; CPU s {cpus}"
+
+
 def mib(n: int) -> str:
     return f"{n / 2**20:.0f} MiB"
 
@@ -459,16 +475,21 @@ def compare(args: argparse.Namespace, newsweb: Path) -> None:
         flush=True,
     )
     tmp = Path(tempfile.mkdtemp(prefix="newsmon-bench-crawl-"))
+    runs = [tmp / f"run{i + 1}" for i in range(args.repeat)]
     sites: list[Site] = []
     try:
         sites = start_sites(newsweb, args.sites, args.feeds, args.items, args.slow_ms, args.seed, tmp)
         feeds = feed_urls(sites, args.feeds)
-        cfg = write_config(tmp, feeds)
         allowed = article_urls(sites)
 
-        print("[1/4] newsmon crawl (empty store) ...", flush=True)
-        first = run_measured(newsmon(cfg, "crawl", verbose=args.verbose))
-        report_failure("newsmon crawl", first)
+        firsts: list[Measured] = []
+        for i in range(args.repeat):  # each on an empty store of its own; the last one's is re-crawled
+            print(f"[1/4] newsmon crawl (empty store), run {i + 1} of {args.repeat} ...", flush=True)
+            runs[i].mkdir()
+            cfg = write_config(runs[i], feeds)
+            firsts.append(run_measured(newsmon(cfg, "crawl", verbose=args.verbose)))
+            report_failure("newsmon crawl", firsts[-1])
+        first = median_run(firsts)
         first_summary = first.stdout.strip().splitlines()[-1] if first.stdout.strip() else "(no output)"
         stored = exported_articles(cfg)
 
@@ -480,15 +501,19 @@ def compare(args: argparse.Namespace, newsweb: Path) -> None:
         print("[3/4] extraction floor (trafilatura alone) ...", flush=True)
         floor = extraction_floor(allowed)
 
-        print("[4/4] newsmon crawl again (nothing new) ...", flush=True)
         before = site_stats(sites)
-        second = run_measured(newsmon(cfg, "crawl", verbose=args.verbose))
-        report_failure("newsmon re-crawl", second)
-        rc = recrawl_delta(before, site_stats(sites))
+        seconds: list[Measured] = []
+        for i in range(args.repeat):
+            print(f"[4/4] newsmon crawl again (nothing new), run {i + 1} of {args.repeat} ...", flush=True)
+            seconds.append(run_measured(newsmon(cfg, "crawl", verbose=args.verbose)))
+            report_failure("newsmon re-crawl", seconds[-1])
+        second = median_run(seconds)
+        rc = recrawl_delta(before, site_stats(sites))  # all re-crawls together
         second_summary = second.stdout.strip().splitlines()[-1] if second.stdout.strip() else "(no output)"
     finally:
         stop_sites(sites)
-        stop_leftover_db(tmp)
+        for run in runs:
+            stop_leftover_db(run)
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -541,6 +566,10 @@ def compare(args: argparse.Namespace, newsweb: Path) -> None:
     ]
     print(table(rows))
     print(f"(floor: pool workers' total CPU incl. start-up {floor.pool_cpu_s:.1f} s)")
+    if args.repeat > 1:
+        print(f"(newsmon rows: the run of median wall of {args.repeat}; re-crawl requests: all of them)")
+        print(f"newsmon first crawls: {spread(firsts)}")
+        print(f"newsmon re-crawls:    {spread(seconds)}")
     print()
 
     speedup = naive.wall_s / first.wall_s
@@ -642,12 +671,20 @@ def main(argv: list[str] | None = None) -> int:
         default=[5, 25],
         help="feeds per site for --articles-scan (default 5,25: 1,000 and 5,000 articles at 8x..x25)",
     )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="newsmon first crawls (each on an empty store) and re-crawls; the median run is reported",
+    )
     ap.add_argument("--verbose", "-v", action="store_true", help="pass -v to newsmon")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (config, store, logs)")
     args = ap.parse_args(argv)
     if args.quick:
         args.sites, args.feeds, args.items, args.slow_ms = 2, 2, 5, 20
         args.scan_feeds = [1, 2]
+    if args.repeat < 1:
+        ap.error("--repeat must be 1 or more")
     if not 1 <= args.sites <= MAX_SITES:
         ap.error(f"--sites must be 1..{MAX_SITES}")
 
