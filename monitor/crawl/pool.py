@@ -82,7 +82,7 @@ class RecoveringPool(Executor):
                 log.warning("a worker process died (%s); starting new ones and retrying its tasks", exc)
                 self._pool = self._make_pool()
                 self.restarts += 1
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=False)  # broken: it has already failed all it held
         if task.runs >= RUNS:
             name = getattr(task.fn, "__name__", repr(task.fn))
             died = WorkerDied(f"a worker process died running {name}, on each of {RUNS} tries")
