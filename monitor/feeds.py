@@ -44,7 +44,10 @@ def _when(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if value:
-            return datetime.fromtimestamp(calendar.timegm(value), UTC)
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), UTC)
+            except (ValueError, OverflowError, OSError):  # feedparser read a date like year -1
+                continue
     return None
 
 
@@ -52,8 +55,21 @@ def _absolute(link: str, base: str) -> str:
     link = (link or "").strip()
     if not link:
         return ""
-    absolute = urljoin(base, link)
-    return absolute if urlsplit(absolute).scheme in ("http", "https") else ""
+    try:
+        absolute = urljoin(base, link)
+        return absolute if urlsplit(absolute).scheme in ("http", "https") else ""
+    except ValueError:  # not a URL at all (e.g. a broken IPv6 host, "//]"): the entry has no link
+        return ""
+
+
+# A numeric character reference to no character (a lone surrogate, beyond U+10FFFF) makes
+# feedparser's lenient parser raise; it becomes U+FFFD, as an HTML parser would make it.
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+
+
+def _charref(m: re.Match[bytes]) -> bytes:
+    code = int(m[1], 16) if m[1] is not None else int(m[2])
+    return m[0] if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else b"&#xFFFD;"
 
 
 def _content(entry: Any) -> str:
@@ -74,7 +90,12 @@ def parse_feed(body: bytes, url: str, name: str, content_type: str | None = None
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     import feedparser  # here: the crawl process needs this module's errors, not the parser
 
-    parsed = feedparser.parse(body, response_headers=headers, resolve_relative_uris=True)
+    if b"&#" in body:
+        body = _CHARREF.sub(_charref, body)
+    try:
+        parsed = feedparser.parse(body, response_headers=headers, resolve_relative_uris=True)
+    except Exception as exc:  # feedparser's own bugs on some malformed documents (found by fuzzing)
+        raise FeedError(f"the feed parser failed on this document ({type(exc).__name__}: {exc})") from None
     warning = ""
     if parsed.get("bozo"):
         warning = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
@@ -85,7 +106,8 @@ def parse_feed(body: bytes, url: str, name: str, content_type: str | None = None
     entries: list[FeedEntry] = []
     seen: set[str] = set()
     for raw in parsed.entries:
-        link = _absolute(raw.get("feedburner_origlink") or raw.get("link", ""), url)
+        # FeedBurner's original link beats its redirect; a broken one falls back to <link>
+        link = _absolute(raw.get("feedburner_origlink", ""), url) or _absolute(raw.get("link", ""), url)
         if not link:  # RSS 0.91 items may carry the link only in guid
             guid = raw.get("id", "")
             link = _absolute(guid, url) if guid.startswith(("http://", "https://", "/")) else ""

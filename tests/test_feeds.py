@@ -83,3 +83,63 @@ def test_every_shared_corpus_feed_parses_or_fails_clearly():
             assert str(exc), path.name
             failed += 1
     assert parsed >= 55 and failed <= 1
+
+
+def _rss(item: bytes) -> bytes:
+    """A feed with one item under test and one ordinary item after it."""
+    return (
+        b'<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/" '
+        b'xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"><channel><title>T</title>'
+        b"<link>http://x.example/</link>" + item + b"<item><title>Fine</title>"
+        b"<link>http://x.example/fine</link></item></channel></rss>"
+    )
+
+
+# Malformed items found by fuzzing the shared corpus (each reduced to its cause). One bad field
+# costs that field, or that entry: never the feed. Each raised out of parse_feed before.
+DAMAGED_ITEMS = {
+    "charref to a lone surrogate": (
+        b"<item><title>Talks &#xD800; resume</title><link>http://x.example/a</link></item>",
+        [("Talks \ufffd resume", "http://x.example/a"), ("Fine", "http://x.example/fine")],
+    ),
+    "charref beyond U+10FFFF": (
+        b"<item><title>Talks &#1114112; resume</title><link>http://x.example/a</link></item>",
+        [("Talks \ufffd resume", "http://x.example/a"), ("Fine", "http://x.example/fine")],
+    ),
+    "date feedparser reads as year -1": (
+        b"<item><title>A</title><link>http://x.example/a</link><pubDate>0000-00</pubDate></item>",
+        [("A", "http://x.example/a"), ("Fine", "http://x.example/fine")],
+    ),
+    "broken FeedBurner link beside a good one": (
+        b"<item><title>A</title><link>http://x.example/a</link><feedburner:origLink>//]</feedburner:origLink></item>",
+        [("A", "http://x.example/a"), ("Fine", "http://x.example/fine")],
+    ),
+    "no link, and a guid with a broken IPv6 host": (
+        b'<item><title>A</title><guid isPermaLink="false">http://[::1/a</guid></item>',
+        [("Fine", "http://x.example/fine")],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_ITEMS))
+def test_a_damaged_item_costs_only_itself(case):
+    item, expected = DAMAGED_ITEMS[case]
+    parsed = parse_feed(_rss(item), "http://x.example/feed.xml", "f", "application/rss+xml")
+    assert [(e.title, e.link) for e in parsed.entries] == expected
+    assert all(e.published is None for e in parsed.entries)
+
+
+# Malformed documents on which feedparser itself raises (found by fuzzing): a FeedError that
+# says so, so the crawl records the feed as failing instead of losing the error.
+PARSER_FAILURES = {
+    "stray </media:credit>": _rss(b"<item><media:credit</item>n</media:credit>"),
+    "stray </category>": _rss(b"<item><category</item>n</category>"),
+    "stray </height> in the image": _rss(b"<image><url>http://x.example/i.png</url></height></image>"),
+    "undecodable encoding name": b'<?xml version="1.0" encoding="\xa4"?>' + _rss(b"")[21:],
+}
+
+
+@pytest.mark.parametrize("case", sorted(PARSER_FAILURES))
+def test_a_document_that_breaks_the_parser_is_a_clear_error(case):
+    with pytest.raises(FeedError, match=r"^the feed parser failed on this document \(\w+Error: "):
+        parse_feed(PARSER_FAILURES[case], "http://x.example/feed.xml", "f", "application/rss+xml")
