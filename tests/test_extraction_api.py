@@ -47,12 +47,20 @@ def test_importing_extraction_loads_no_crawl_or_storage_stack() -> None:
         (b"%PDF-1.7 binary", "application/pdf"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00", None),
         (b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "text/html"),
+        # found by fuzzing: readability hands back a whole document, which lxml refused with an
+        # AssertionError that escaped the extractor (and the crawl retried the page, in vain)
+        (b"<html><!--<![en", "text/html"),
     ],
-    ids=["empty", "blank", "pdf", "binary", "no-text"],
+    ids=["empty", "blank", "pdf", "binary", "no-text", "unclosed-comment"],
 )
 def test_no_article_raises_extraction_error(body: bytes, content_type: str | None) -> None:
     with pytest.raises(ExtractionError):
         extract_article(body, "https://x.test/a", content_type=content_type)
+
+
+def test_text_before_an_unclosed_comment_is_extracted() -> None:
+    body = f"<html><body><article><p>{PARAS[0]}</p></article><!--<![en".encode()
+    assert extract_article(body, "https://x.test/a", content_type="text/html").text == PARAS[0]
 
 
 def test_extraction_error_is_a_value_error() -> None:

@@ -11,16 +11,20 @@ passes have always agreed, so the second one is skipped.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from copy import deepcopy
 from functools import cache
 
 import trafilatura
+from lxml.etree import ParserError
 from lxml.html import HtmlElement, fragment_fromstring
 from trafilatura.settings import Extractor
 
 __all__ = ["agreement", "extract_body", "html_to_text", "shingles"]
+
+log = logging.getLogger(__name__)
 
 MIN_LAST_RESORT_WORDS = 25
 AGREE = 0.8  # fast/precise F1 above which readability is not consulted (chosen on the tuning split)
@@ -111,7 +115,13 @@ def _readability(tree: HtmlElement) -> str:
     summary = Document(deepcopy(tree)).summary(html_partial=True)
     if not summary.strip():
         return ""
-    return html_to_text(fragment_fromstring(summary, create_parent="div"))
+    try:
+        return html_to_text(fragment_fromstring(summary, create_parent="div"))
+    except (AssertionError, ParserError) as exc:
+        # Finding no article, readability may hand back a whole document without a body, which
+        # lxml's fragment parser refuses (with an assertion): readability has no candidate then.
+        log.info("readability found no article text (%s)", str(exc)[:80])
+        return ""
 
 
 def _holds_much_of_the_page(text: str, tree: HtmlElement) -> bool:
