@@ -13,9 +13,10 @@ import html
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from monitor.models import FeedEntry, ParsedFeed
+from monitor.urls import is_http_url
 
 FAILING_FOR = timedelta(days=1)  # a feed failing longer is an error in the log and named in digests
 
@@ -57,9 +58,9 @@ def _absolute(link: str, base: str) -> str:
         return ""
     try:
         absolute = urljoin(base, link)
-        return absolute if urlsplit(absolute).scheme in ("http", "https") else ""
     except ValueError:  # not a URL at all (e.g. a broken IPv6 host, "//]"): the entry has no link
         return ""
+    return absolute if is_http_url(absolute) else ""  # nor has it with a port like ":abc"
 
 
 # A numeric character reference to no character (a lone surrogate, beyond U+10FFFF) makes

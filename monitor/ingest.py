@@ -13,7 +13,7 @@ from monitor.extraction import ExtractionError, detect_language, extract_article
 from monitor.extraction.metadata import normalize_language
 from monitor.models import Article, FeedEntry, FetchedPage, TopicHit
 from monitor.topics import Document, Topic, TopicMatcher
-from monitor.urls import canonical_url
+from monitor.urls import canonical_url, is_http_url
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def choose_url(entry: FeedEntry, page: FetchedPage, declared_canonical: str) -> 
     """The article's identity: <link rel=canonical> when it is a plausible article URL on the same
     site, else the URL after redirects, else the entry's link; always canonicalised."""
     fetched = page.url or entry.link
-    if declared_canonical and _same_site(declared_canonical, fetched):
+    if declared_canonical and is_http_url(declared_canonical) and _same_site(declared_canonical, fetched):
         path = urlsplit(declared_canonical).path
         if path not in ("", "/"):  # sites that point every page at their home page
             return canonical_url(declared_canonical)

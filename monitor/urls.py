@@ -15,11 +15,23 @@ TRACKING_PARAMS = re.compile(
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host that urllib can take apart (a port, if any, a number
+    in range): what may be fetched, and what `canonical_url` accepts."""
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port  # parsed on access: raises for a port that is no number or out of range
+    except ValueError:  # that, or an unbalanced IPv6 bracket
+        return False
+    return parts.scheme.lower() in DEFAULT_PORTS and bool(parts.hostname)
+
+
 def canonical_url(url: str) -> str:
     """Normalise scheme/host case, default ports, fragments, dot segments and tracking parameters.
 
     Deliberately conservative: the path keeps its case and the query keeps its order, since
-    sites do serve different articles for those.
+    sites do serve different articles for those. Raises ValueError for a URL that urllib cannot
+    take apart: check links from outside with `is_http_url` first.
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()

@@ -137,3 +137,22 @@ def test_a_worker_killed_mid_crawl_costs_nothing(tmp_path, site, mongo_uri):
     client, database = db(mongo_uri)
     with client:
         assert database.entries.count_documents({"done": True}) == 3
+
+
+def test_an_item_with_an_unusable_link_costs_only_itself(tmp_path, site, mongo_uri):
+    items = "".join(
+        f'<item><title>{title}</title><link>{link}</link><guid isPermaLink="false">{guid}</guid>'
+        "<description>Ceasefire talks resumed, officials said.</description></item>"
+        for title, link, guid in [
+            ("Broken port", site.url("/news/x.html").replace("/news", ":abc/news"), "g0"),
+            ("Talks", site.url("/news/geneva-ceasefire-talks.html"), "g1"),
+            ("Front", site.url("/news/kursk-front-line.html"), "g2"),
+        ]
+    )
+    rss = f'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>{items}</channel></rss>'
+    site.routes["/feeds/mixed.xml"] = Reply(200, rss.encode(), {"Content-Type": "application/rss+xml"})
+    feeds = [("mixed", site.url("/feeds/mixed.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    done = newsmon(config, "crawl")
+    assert done.returncode == 0, done.stderr
+    assert "1 fetched (0 not modified), 0 failed; new articles: 2" in done.stdout

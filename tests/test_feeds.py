@@ -95,8 +95,9 @@ def _rss(item: bytes) -> bytes:
     )
 
 
-# Malformed items found by fuzzing the shared corpus (each reduced to its cause). One bad field
-# costs that field, or that entry: never the feed. Each raised out of parse_feed before.
+# Malformed items found by fuzzing (each reduced to its cause). One bad field costs that field, or
+# that entry: never the feed. Each raised out of parse_feed before, or (the port) kept a link on
+# which the crawl's canonical URL raised, so that none of the feed's articles was followed.
 DAMAGED_ITEMS = {
     "charref to a lone surrogate": (
         b"<item><title>Talks &#xD800; resume</title><link>http://x.example/a</link></item>",
@@ -113,6 +114,10 @@ DAMAGED_ITEMS = {
     "broken FeedBurner link beside a good one": (
         b"<item><title>A</title><link>http://x.example/a</link><feedburner:origLink>//]</feedburner:origLink></item>",
         [("A", "http://x.example/a"), ("Fine", "http://x.example/fine")],
+    ),
+    "link with a port that is no number": (
+        b"<item><title>A</title><link>http://x.example:abc/a</link></item>",
+        [("Fine", "http://x.example/fine")],
     ),
     "no link, and a guid with a broken IPv6 host": (
         b'<item><title>A</title><guid isPermaLink="false">http://[::1/a</guid></item>',

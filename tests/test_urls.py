@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitor.urls import canonical_url
+from monitor.urls import canonical_url, is_http_url
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,24 @@ from monitor.urls import canonical_url
 )
 def test_canonical_url(given, canonical):
     assert canonical_url(given) == canonical
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://n.example/a", True),
+        ("HTTP://N.example:8080/a", True),
+        ("http://[::1]:8080/a", True),
+        ("ftp://n.example/a", False),
+        ("/relative/a", False),
+        ("http:///no-host", False),
+        ("http://n.example:abc/a", False),  # urllib splits these, then fails on .port
+        ("http://n.example:99999/a", False),
+        ("http://[::1/a", False),  # and these it cannot split at all
+    ],
+)
+def test_is_http_url(url, ok):
+    """What `canonical_url` may be given: links from feeds and pages are checked with this first."""
+    assert is_http_url(url) is ok
+    if ok:
+        assert canonical_url(url).startswith("http")
