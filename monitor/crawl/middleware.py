@@ -15,23 +15,28 @@ from monitor.store import StoreError
 
 log = logging.getLogger(__name__)
 ROBOTS_TTL = timedelta(days=1)
+# The longest wait a server can ask for: after it the feed is asked again (and it is reported as
+# failing for a day by then), so a typo or a hostile header cannot silence a feed for years.
+MAX_RETRY_AFTER = timedelta(days=1)
 
 
 def retry_after(response: Response, now: datetime | None = None) -> datetime | None:
-    """When the server asks us to come back (seconds or an HTTP date), or None."""
+    """When the server asks us to come back (seconds or an HTTP date, at most MAX_RETRY_AFTER
+    from now), or None when it does not say or says something unreadable."""
     if response.status not in (429, 503):
         return None
     raw = (response.headers.get(b"Retry-After") or b"").decode("latin-1").strip()
     now = now or datetime.now(UTC)
     if not raw:
         return None
-    if raw.isdigit():
-        return now + timedelta(seconds=int(raw))
+    if raw.isascii() and raw.isdigit():  # isdigit alone also takes "²", which int() refuses
+        return now + timedelta(seconds=min(int(raw), MAX_RETRY_AFTER.total_seconds()))
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return min(when, now + MAX_RETRY_AFTER)
 
 
 class RetryAfterMiddleware:
