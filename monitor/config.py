@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from monitor.topics import QueryError, Topic, compile_topic
+from monitor.urls import is_http_url
 
 ENV_CONFIG = "MONITOR_CONFIG"
 ENV_MONGODB_URI = "MONITOR_MONGODB_URI"
@@ -136,7 +137,10 @@ def parse_duration(text: str) -> timedelta:
     if not m or not any(m.groups()):
         raise ValueError(f"{text!r} is not a duration (use e.g. 90s, 30m, 2h, 1h30m, 7d)")
     d, h, mins, s = m.groups()
-    return timedelta(days=int(d or 0), hours=int(h or 0), minutes=int(mins or 0), seconds=float(s or 0))
+    try:
+        return timedelta(days=int(d or 0), hours=int(h or 0), minutes=int(mins or 0), seconds=float(s or 0))
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a duration") from None
 
 
 def format_duration(value: timedelta) -> str:
@@ -159,8 +163,7 @@ def parse_size(text: str) -> int:
 
 
 def parse_http_url(text: str) -> str:
-    parts = urlsplit(str(text).strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_http_url(str(text)):
         raise ValueError(f"{text!r} is not an http(s) URL")
     return str(text).strip()
 
@@ -181,16 +184,20 @@ def parse_timezone(text: str) -> str:
 
 
 def parse_smtp(text: str) -> SmtpTarget:
-    parts = urlsplit(str(text).strip())
     schemes = {"smtp": ("starttls", 587), "smtps": ("ssl", 465), "smtp+plain": ("none", 25)}
-    if parts.scheme not in schemes or not parts.hostname:
+    try:
+        parts = urlsplit(str(text).strip())
+        given_port = parts.port  # parsed on access: a port that is no number or out of range raises
+    except ValueError:
+        parts, given_port = None, None
+    if parts is None or parts.scheme not in schemes or not parts.hostname:
         raise ValueError(
             f"{text!r} is not an SMTP URL (smtp://[user@]host[:port], smtps://…, smtp+plain://…)"
         )
     if parts.password:
         raise ValueError(f"put the SMTP password in ${ENV_SMTP_PASSWORD}, not in the config")
     security, port = schemes[parts.scheme]
-    return SmtpTarget(parts.hostname, parts.port or port, parts.username or "", security)
+    return SmtpTarget(parts.hostname, given_port or port, parts.username or "", security)
 
 
 def parse_css_selector(text: str) -> str:

@@ -106,6 +106,22 @@ def test_environment_overrides_uri(tmp_path, monkeypatch):
             "    name: example-world\n    extract: {drop: [aside, 'div[[']}",
             "monitor.yaml:9: feeds[0].extract.drop[1]: 'div[[' is not a CSS selector",
         ),
+        # found by fuzzing the example config: these raised out of the loader, or passed
+        (
+            "  every: 30m",
+            "  every: 99999999999999999999d",
+            "monitor.yaml:5: crawl.every: '99999999999999999999d' is too long a duration",
+        ),
+        (
+            "  - url: https://example.org/world/rss.xml",
+            "  - url: https://example.org:rss/world.xml",
+            "monitor.yaml:7: feeds[0].url: 'https://example.org:rss/world.xml' is not an http(s) URL",
+        ),
+        (
+            "  smtp: smtp://user@smtp.example.org:587",
+            "  smtp: smtp://user@smtp.example.org:5870000",
+            "monitor.yaml:22: mail.smtp: 'smtp://user@smtp.example.org:5870000' is not an SMTP URL",
+        ),
     ],
 )
 def test_each_error_names_file_key_and_line(tmp_path, old, new, expected):
