@@ -14,7 +14,6 @@ from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import FileSystemLoader, StrictUndefined
@@ -23,6 +22,7 @@ from markupsafe import Markup, escape
 
 from monitor.models import DigestItem
 from monitor.topics import mark_text
+from monitor.urls import is_http_url
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LOOKBACK = timedelta(days=7)  # older unsent matches are not mailed (e.g. to a recipient added today)
@@ -92,8 +92,7 @@ def build_digest(
 def safe_url(url: str) -> str:
     """Only http(s) links reach a mail; anything else (javascript:, data:, mailto:) becomes ''."""
     url = (url or "").strip()
-    parts = urlsplit(url)
-    return url if parts.scheme in ("http", "https") and parts.hostname else ""
+    return url if is_http_url(url) else ""  # (a broken IPv6 host made urllib raise mid-render)
 
 
 def highlight_html(snippet: str, highlights: tuple[tuple[int, int], ...]) -> Markup:

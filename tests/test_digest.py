@@ -70,7 +70,15 @@ def test_scraped_markup_is_escaped_and_unsafe_links_dropped():
 
 def test_safe_url():
     assert safe_url("https://news.example/a?b=1") == "https://news.example/a?b=1"
-    for bad in ("javascript:alert(1)", "data:text/html,hi", "mailto:x@y", "//evil.example/x", ""):
+    bad_urls = (
+        "javascript:alert(1)",
+        "data:text/html,hi",
+        "mailto:x@y",
+        "//evil.example/x",
+        "",
+        "https://[::1/a",
+    )
+    for bad in bad_urls:
         assert safe_url(bad) == ""
 
 
