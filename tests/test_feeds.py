@@ -107,6 +107,10 @@ DAMAGED_ITEMS = {
         b"<item><title>Talks &#1114112; resume</title><link>http://x.example/a</link></item>",
         [("Talks \ufffd resume", "http://x.example/a"), ("Fine", "http://x.example/fine")],
     ),
+    "charref of 5,000 digits": (
+        b"<item><title>Talks &#" + b"9" * 5000 + b"; resume</title><link>http://x.example/a</link></item>",
+        [("Talks \ufffd resume", "http://x.example/a"), ("Fine", "http://x.example/fine")],
+    ),
     "date feedparser reads as year -1": (
         b"<item><title>A</title><link>http://x.example/a</link><pubDate>0000-00</pubDate></item>",
         [("A", "http://x.example/a"), ("Fine", "http://x.example/fine")],
