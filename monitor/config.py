@@ -139,7 +139,7 @@ def parse_duration(text: str) -> timedelta:
     d, h, mins, s = m.groups()
     try:
         return timedelta(days=int(d or 0), hours=int(h or 0), minutes=int(mins or 0), seconds=float(s or 0))
-    except OverflowError:
+    except (OverflowError, ValueError):  # ValueError: int() of over 4,300 digits
         raise ValueError(f"{text!r} is too long a duration") from None
 
 
@@ -159,7 +159,10 @@ def parse_size(text: str) -> int:
     if not m:
         raise ValueError(f"{text!r} is not a size (use e.g. 500KB, 10MB)")
     unit = (m.group(2) or "B").upper()
-    return int(float(m.group(1)) * {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[unit])
+    try:
+        return int(float(m.group(1)) * {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[unit])
+    except OverflowError:  # so many digits that the float is infinite
+        raise ValueError(f"{text!r} is too large a size") from None
 
 
 def parse_http_url(text: str) -> str:

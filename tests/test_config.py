@@ -113,6 +113,16 @@ def test_environment_overrides_uri(tmp_path, monkeypatch):
             "monitor.yaml:5: crawl.every: '99999999999999999999d' is too long a duration",
         ),
         (
+            "  every: 30m",
+            "  every: " + "9" * 5000 + "m",
+            "monitor.yaml:5: crawl.every: '" + "9" * 5000 + "m' is too long a duration",
+        ),
+        (
+            "  every: 30m",
+            "  every: 30m\n  max_page_size: " + "9" * 400 + "MB",
+            "monitor.yaml:6: crawl.max_page_size: '" + "9" * 400 + "MB' is too large a size",
+        ),
+        (
             "  - url: https://example.org/world/rss.xml",
             "  - url: https://example.org:rss/world.xml",
             "monitor.yaml:7: feeds[0].url: 'https://example.org:rss/world.xml' is not an http(s) URL",

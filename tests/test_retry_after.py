@@ -24,6 +24,7 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
         (429, b"-5", None),
         # a typo or a hostile server cannot park a feed for longer than a day (these raised before)
         (429, b"99999999999999999999", NOW + MAX_RETRY_AFTER),
+        (429, b"9" * 5000, NOW + MAX_RETRY_AFTER),  # more digits than int() parses
         (503, b"Fri, 31 Dec 9999 23:59:59 GMT", NOW + MAX_RETRY_AFTER),
         (429, b"\xb2", None),  # a superscript two: a digit to str.isdigit, not to int()
     ],

@@ -30,7 +30,8 @@ def retry_after(response: Response, now: datetime | None = None) -> datetime | N
     if not raw:
         return None
     if raw.isascii() and raw.isdigit():  # isdigit alone also takes "²", which int() refuses
-        return now + timedelta(seconds=min(int(raw), MAX_RETRY_AFTER.total_seconds()))
+        longest = MAX_RETRY_AFTER.total_seconds()  # (and 10+ digits are more: no 4,300-digit int())
+        return now + timedelta(seconds=min(int(raw), longest) if len(raw) < 10 else longest)
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
