@@ -7,6 +7,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+)
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
@@ -51,6 +57,28 @@ class RetryAfterMiddleware:
         return response
 
 
+class _NetworkErrorInOneLine(logging.Filter):
+    """Scrapy logs a robots.txt download that failed at ERROR with the traceback: some 80 lines for
+    a refused connection. A site that is down is routine for a monitor, and the feed or article is
+    reported as failed anyway; Scrapy's one-line message stays, as a warning."""
+
+    NETWORK = (
+        DownloadConnectionRefusedError,
+        CannotResolveHostError,
+        DownloadTimeoutError,
+        DownloadFailedError,
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self.NETWORK):
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_ROBOTS_LOG_FILTER = _NetworkErrorInOneLine()
+
+
 class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
     """robots.txt as Scrapy obeys it, but fetched at most once a day per site.
 
@@ -59,6 +87,10 @@ class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
     answers that say something (200, or 4xx = no rules) are kept; a 5xx or a network error
     is not cached, so the next crawl asks again.
     """
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        logging.getLogger(RobotsTxtMiddleware.__module__).addFilter(_ROBOTS_LOG_FILTER)  # added once
 
     async def robot_parser(self, request: Request):
         netloc = urlparse_cached(request).netloc
