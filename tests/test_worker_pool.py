@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.crawl.forkserver import context
+from monitor.crawl.forkserver import context, worker_count
 from monitor.crawl.pool import RecoveringPool, WorkerDied
 
 TIMEOUT = 60
@@ -69,3 +69,23 @@ def test_no_new_workers_after_shutdown(tmp_path):
     with pytest.raises(RuntimeError):
         pool.submit(pow, 2, 3).result(TIMEOUT)
     assert pool.restarts == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ("2", 2),
+        ("0", 0),
+        (" 3 ", 3),
+        ("", None),
+        ("two", None),
+        ("-1", None),
+        ("300", None),
+        ("9" * 5000, None),  # more digits than int() parses
+    ],
+)
+def test_monitor_workers_typo_falls_back_to_one_per_core(monkeypatch, caplog, env, expected):
+    monkeypatch.setenv("MONITOR_WORKERS", env)
+    assert worker_count() == (os.cpu_count() or 1 if expected is None else expected)
+    warned = "using one per core" in caplog.text
+    assert warned == (expected is None and env != "")

@@ -7,19 +7,27 @@ run on the other core while the crawl process imports Scrapy (~0.9 s), instead o
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.forkserver
 import os
 
+log = logging.getLogger(__name__)
+
+MAX_WORKERS = 256
 # What every worker needs, imported once by the fork server instead of once per worker.
 PRELOAD = ["monitor.ingest", "monitor.feeds", "feedparser"]
 
 
 def worker_count() -> int:
     """$MONITOR_WORKERS, else one per core; 0 runs the work in a thread of the crawl process."""
-    env = os.environ.get("MONITOR_WORKERS")
-    return int(env) if env else (os.cpu_count() or 1)
+    env = os.environ.get("MONITOR_WORKERS", "").strip()
+    if env.isascii() and env.isdigit() and len(env) <= 3 and int(env) <= MAX_WORKERS:
+        return int(env)
+    if env:  # a typo must not stop the crawl (it was a ValueError traceback)
+        log.warning("MONITOR_WORKERS=%r is not 0..%d; using one per core", env, MAX_WORKERS)
+    return os.cpu_count() or 1
 
 
 def context() -> multiprocessing.context.BaseContext:
