@@ -88,6 +88,14 @@ def test_match_unreadable_docs_exit_1(tmp_path: Path) -> None:
     assert "docs.jsonl:2: not JSON" in done.stderr
 
 
+def test_match_docs_not_in_utf8_exit_1_naming_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "docs.jsonl"
+    bad.write_bytes('{"id": "x", "title": "Kursk"}\n{"id": "y", "title": "café"}\n'.encode("latin-1"))
+    done = run("topics", "match", "--query", "kursk", "--jsonl", str(bad))
+    assert done.returncode == 1
+    assert "docs.jsonl:2: not UTF-8" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_full_cli_when_available() -> None:
     probe = subprocess.run(
         [sys.executable, "-m", "monitor", "topics", "--help"],

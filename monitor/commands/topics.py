@@ -55,8 +55,13 @@ def register(subparsers) -> None:
 
 def _read_jsonl(path: str) -> Iterator[tuple[int, dict]]:
     try:
-        with Path(path).open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
+        with Path(path).open("rb") as lines:  # decoded line by line, so an error can name its line
+            for number, raw in enumerate(lines, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    message = f"{path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start})"
+                    raise InputError(message) from exc
                 if not line.strip():
                     continue
                 try:
