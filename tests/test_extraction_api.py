@@ -145,6 +145,17 @@ def test_cli_prints_one_object_per_input_and_flags_failures(tmp_path: Path, monk
     assert lines[2]["text"] == "" and "error" in lines[2]
 
 
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe{}"], ids=["not-json", "not-utf8"])
+def test_cli_unreadable_url_map_is_one_line_and_exit_2(tmp_path: Path, monkeypatch, capsys, content) -> None:
+    urls = tmp_path / "urls.json"
+    urls.write_bytes(content)
+    monkeypatch.setenv("EXTRACTION_EVAL_URLS", str(urls))
+    out = io.StringIO()
+    assert extract_cmd.run([str(tmp_path / "page.html")], out) == 2
+    assert out.getvalue() == ""
+    assert capsys.readouterr().err.startswith("newsmon extract: $EXTRACTION_EVAL_URLS: ")
+
+
 def test_cli_main_exit_zero_when_all_succeed(tmp_path: Path) -> None:
     good = tmp_path / "good.html"
     good.write_text(_page(), "utf-8")

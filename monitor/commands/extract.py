@@ -63,8 +63,12 @@ def _load_url_map() -> dict[str, str]:
 
 
 def run(sources: Sequence[str], out: TextIO) -> int:
-    """Extract every source, one JSON line each; 1 if any failed."""
-    url_map = _load_url_map()
+    """Extract every source, one JSON line each; 1 if any failed, 2 if the URL map is unreadable."""
+    try:
+        url_map = _load_url_map()
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, not JSON
+        print(f"newsmon extract: $EXTRACTION_EVAL_URLS: {exc}", file=sys.stderr)
+        return 2
     failed = False
     for source in sources:
         try:
