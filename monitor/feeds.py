@@ -72,7 +72,7 @@ def _charref(m: re.Match[bytes]) -> bytes:
     digits = m[1] or m[2]
     if len(digits.lstrip(b"0")) > 7:  # beyond U+10FFFF either way (and no huge int() to parse)
         return b"&#xFFFD;"
-    code = int(m[1], 16) if m[1] is not None else int(m[2])
+    code = int(digits, 16 if m[1] is not None else 10)
     return m[0] if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else b"&#xFFFD;"
 
 

@@ -156,15 +156,3 @@ def test_an_item_with_an_unusable_link_costs_only_itself(tmp_path, site, mongo_u
     done = newsmon(config, "crawl")
     assert done.returncode == 0, done.stderr
     assert "1 fetched (0 not modified), 0 failed; new articles: 2" in done.stdout
-
-
-def test_a_dead_site_is_one_line_per_failure_not_a_traceback(tmp_path, mongo_uri):
-    from test_end_to_end import dead_port
-
-    feeds = [("dead", f"http://127.0.0.1:{dead_port()}/rss.xml")]
-    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
-    done = newsmon(config, "crawl")
-    assert done.returncode == 1
-    assert "failed: dead: DownloadConnectionRefusedError: Connection was refused" in done.stdout
-    assert "Traceback" not in done.stderr  # Scrapy's robots.txt middleware logged ~80 lines here
-    assert "robots.txt" in done.stderr or "robotstxt" in done.stderr  # its one line is still there
