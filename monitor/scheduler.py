@@ -1,7 +1,8 @@
 """`newsmon run`: APScheduler 3.x with its job store in MongoDB.
 
-Crawls run as `newsmon crawl` subprocesses (Twisted's reactor cannot restart in a process,
-and a crawl that hangs or leaks must not take the scheduler down), one at a time. Each
+Crawls run one at a time, each in a process of its own (Twisted's reactor cannot restart in a
+process, and a crawl that hangs or leaks must not take the scheduler down), forked from a server
+that imported the crawl stack once (`monitor.crawl.launcher`). Each
 recipient's digest is a cron job in the recipient's time zone; because jobs persist, a
 digest missed while the process was down runs once on restart (coalesced, no grace limit),
 and the per-slot record in the database makes a second run of the same slot send nothing.
@@ -12,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import signal
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime
 
@@ -24,34 +23,26 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config, Recipient, format_duration, load_config
+from monitor.crawl.launcher import CrawlLauncher
 from monitor.delivery import send_due_digests
 from monitor.store import Store
 
 log = logging.getLogger("newsmon.scheduler")
 
 JOBS_COLLECTION = "scheduler_jobs"
-_children: set[subprocess.Popen] = set()
-_children_lock = threading.Lock()
-
-
-def crawl_command(config_path: str) -> list[str]:
-    return [sys.executable, "-m", "monitor", "--config", config_path, "crawl"]
+_launcher = CrawlLauncher()
 
 
 def crawl_job(config_path: str, signature: str = "") -> None:
     """One crawl in its own process; then any digest that is due (a failed send retries here)."""
     started = datetime.now(UTC)
-    with subprocess.Popen(crawl_command(config_path), stdout=subprocess.PIPE, text=True) as proc:
-        with _children_lock:
-            _children.add(proc)
-        try:
-            out, _ = proc.communicate()
-        finally:
-            with _children_lock:
-                _children.discard(proc)
+    run = _launcher.crawl(config_path)
+    if run is None:  # the scheduler is stopping
+        return
     took = (datetime.now(UTC) - started).total_seconds()
-    log.info("crawl finished in %.1fs (exit %s): %s", took, proc.returncode, out.strip().replace("\n", " | "))
-    if proc.returncode in (0, 1):
+    summary = run.output.strip().replace("\n", " | ")
+    log.info("crawl finished in %.1fs (exit %s): %s", took, run.exit_code, summary)
+    if run.exit_code in (0, 1):
         digest_job(config_path, None)
 
 
@@ -146,6 +137,7 @@ def run_scheduler(config: Config) -> int:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        _launcher.warm_up()
         scheduler.start(paused=True)
         _sync_jobs(scheduler, config)
         for line in describe_schedule(config, datetime.now(UTC)):
@@ -154,9 +146,10 @@ def run_scheduler(config: Config) -> int:
         while not stopping.wait(1.0):
             pass
         scheduler.pause()
-        with _children_lock:
-            for child in _children:
-                child.terminate()  # Scrapy finishes in-flight work and stops on SIGTERM
+        _launcher.stop()  # Scrapy finishes in-flight work and stops on SIGTERM
+        # Detached first: after `shutdown` closes the job stores, APScheduler's loop looks for due
+        # jobs once more, and a WARNING "Cannot use MongoClient after close" ended every stop.
+        scheduler.remove_jobstore("default", shutdown=False)
         scheduler.shutdown(wait=True)
     log.info("stopped")
     return 0

@@ -54,6 +54,7 @@ def test_run_crawls_sends_due_digest_and_stops_on_sigterm(tmp_path, site, smtp, 
     err = (tmp_path / "run.log").read_text()
     assert proc.returncode == 0, err
     assert "stopped" in err
+    assert "Traceback" not in err and "after close" not in err  # no error from a closed job store
     assert len(box.messages) == 1  # the due digest went out once, not once per crawl
 
 

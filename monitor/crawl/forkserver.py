@@ -12,6 +12,10 @@ import multiprocessing
 import multiprocessing.context
 import multiprocessing.forkserver
 import os
+import select
+import threading
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +47,30 @@ def start_fork_server() -> None:
     if worker_count() > 0:
         context()
         multiprocessing.forkserver.ensure_running()
+
+
+def init_worker(crawl_pid: int, init: Callable[..., None], *args: Any) -> None:
+    """A worker's initializer: `init(*args)`, and exit when the crawl process does.
+
+    Workers are children of the fork server, not of the crawl, and wait on a queue whose write end
+    they hold themselves: a crawl killed outright (the OOM killer, SIGKILL) used to leave them,
+    and the fork server they keep alive, running for good - a leak on every such crawl."""
+    exit_with(crawl_pid)
+    init(*args)
+
+
+def exit_with(pid: int) -> None:
+    """Exit this process as soon as process `pid` has exited (a thread waits on its pidfd)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:  # gone already
+        os._exit(1)
+    except (AttributeError, OSError) as exc:  # not Linux >= 5.3: the pool shuts workers down itself
+        log.debug("workers will not follow the crawl process out: %s", exc)
+        return
+
+    def wait() -> None:
+        select.select([pidfd], [], [])  # readable once the process has exited
+        os._exit(1)
+
+    threading.Thread(target=wait, name="newsmon-exit-with-crawl", daemon=True).start()

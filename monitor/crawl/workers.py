@@ -4,6 +4,7 @@ sized to the cores, while the reactor keeps downloading and storing."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -13,7 +14,7 @@ from twisted.internet.defer import Deferred
 
 from monitor import worker
 from monitor.crawl.deferred import T, on_executor
-from monitor.crawl.forkserver import context, worker_count
+from monitor.crawl.forkserver import context, init_worker, worker_count
 from monitor.crawl.pool import RecoveringPool
 from monitor.topics import Topic
 
@@ -28,7 +29,10 @@ class Workers:
             # CPU) and every worker forks from it with that done, instead of each importing it.
             self.pool: Executor = RecoveringPool(
                 lambda: ProcessPoolExecutor(
-                    count, mp_context=context(), initializer=worker.init, initargs=(topics,)
+                    count,
+                    mp_context=context(),
+                    initializer=init_worker,
+                    initargs=(os.getpid(), worker.init, topics),
                 )
             )
         else:
