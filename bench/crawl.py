@@ -12,7 +12,12 @@ article refetch). So one run measures, on the same sites:
    server included - it is a separate process newsmon starts in its own session), peak tree RSS, articles;
 2. ``bench/naive_crawler.py`` (urllib + feedparser + trafilatura, one request at a time): the baseline;
 3. the extraction floor: ``trafilatura.extract`` alone on the same pages, in a process pool;
-4. ``newsmon crawl`` again with nothing new: requests and 304s from each site's ``/stats.json``, CPU.
+4. ``newsmon crawl`` again with nothing new: requests and 304s from each site's ``/stats.json``, CPU;
+5. ``newsmon run`` (``crawl.every`` of a few seconds) on that store: CPU per quiet scheduled crawl of
+   its whole tree (scheduler, the fork server its crawls start from, crawl processes, database),
+   from the end of its start-up crawl to the end of ``--scheduled`` more. That is the re-crawl a
+   monitor makes every half hour, forever; 4. is a one-off from the shell, which pays Python's and
+   Scrapy's imports each time.
 
 newsmon's runs (1 and 4) are made ``--repeat`` times (3 by default; each first crawl on an empty store
 of its own) and the run of median wall time is reported, with every run's figures beside it: on this
@@ -157,14 +162,22 @@ def fetch(url: str) -> bytes:
 # ---------------------------------------------------------------- measuring a process tree
 
 
-def _proc_stat(pid: int) -> tuple[int, int, int, int] | None:
-    """(ppid, starttime, cpu ticks, rss bytes) from /proc/<pid>/stat; None if the process is gone."""
+def _proc_stat(pid: int) -> tuple[int, int, int, int, int] | None:
+    """(ppid, starttime, cpu ticks, rss bytes, cpu ticks of the children it waited for) from
+    /proc/<pid>/stat; None if the process is gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_bytes()
     except OSError:
         return None
     f = raw[raw.rindex(b")") + 2 :].split()  # after "pid (comm) ": f[0] is field 3 (state)
-    return int(f[1]), int(f[19]), int(f[11]) + int(f[12]), int(f[21]) * PAGE_SIZE
+    return int(f[1]), int(f[19]), int(f[11]) + int(f[12]), int(f[21]) * PAGE_SIZE, int(f[13]) + int(f[14])
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 class TreeSampler(threading.Thread):
@@ -179,11 +192,18 @@ class TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.root = root
         self.cpu_ticks: dict[tuple[int, int], int] = {}
+        self.reaped_ticks: dict[tuple[int, int], int] = {}  # CPU of the children each one waited for
+        self.parent: dict[tuple[int, int], int] = {}
         self.peak_rss = 0
         self.done = threading.Event()
+        self.lock = threading.Lock()
 
     def sample(self) -> None:
-        stats: dict[int, tuple[int, int, int, int]] = {}
+        with self.lock:
+            self._sample()
+
+    def _sample(self) -> None:
+        stats: dict[int, tuple[int, int, int, int, int]] = {}
         for name in os.listdir("/proc"):
             if name.isdigit() and (st := _proc_stat(int(name))) is not None:
                 stats[int(name)] = st
@@ -197,8 +217,10 @@ class TreeSampler(threading.Thread):
             todo.extend(children.get(pid, ()))
         rss = 0
         for pid in tree:
-            _, start, ticks, pid_rss = stats[pid]
+            ppid, start, ticks, pid_rss, reaped = stats[pid]
             self.cpu_ticks[(pid, start)] = max(ticks, self.cpu_ticks.get((pid, start), 0))
+            self.reaped_ticks[(pid, start)] = max(reaped, self.reaped_ticks.get((pid, start), 0))
+            self.parent[(pid, start)] = ppid
             rss += pid_rss
         self.peak_rss = max(self.peak_rss, rss)
 
@@ -213,6 +235,37 @@ class TreeSampler(threading.Thread):
 
     def cpu_s(self, root_only: bool = False) -> float:
         return sum(t for (pid, _), t in self.cpu_ticks.items() if not root_only or pid == self.root) / CLK_TCK
+
+    def snapshot(self) -> TreeSnapshot:
+        """Sample now and keep a copy: CPU between two snapshots is `TreeSnapshot.cpu_since`."""
+        with self.lock:
+            self._sample()
+            return TreeSnapshot(dict(self.cpu_ticks), dict(self.reaped_ticks), dict(self.parent))
+
+
+@dataclass
+class TreeSnapshot:
+    cpu_ticks: dict[tuple[int, int], int]
+    reaped_ticks: dict[tuple[int, int], int]
+    parent: dict[tuple[int, int], int]
+
+    def cpu_since(self, earlier: TreeSnapshot, reapers: set[int]) -> float:
+        """CPU seconds the tree spent between `earlier` and this snapshot.
+
+        Processes alive at both are exact. A short-lived process may burn CPU after its last poll,
+        so the children of a `reapers` process (one that waits for its children: the scheduler's
+        fork server) are counted through that process's reaped-children CPU instead, which the
+        kernel adds exactly when it waits. (Their own children, if they waited for any, would be
+        counted twice; newsmon's crawl processes wait for none.)
+        """
+        ticks = 0
+        for key, t in self.cpu_ticks.items():
+            if self.parent[key] not in reapers:
+                ticks += t - earlier.cpu_ticks.get(key, 0)
+        for key, t in self.reaped_ticks.items():
+            if key[0] in reapers:
+                ticks += t - earlier.reaped_ticks.get(key, 0)
+        return ticks / CLK_TCK
 
 
 @dataclass
@@ -362,6 +415,80 @@ def recrawl_delta(before: list[dict], after: list[dict]) -> Recrawl:
     return r
 
 
+CRAWL_DONE_RE = re.compile(r"crawl finished in ([\d.]+)s \(exit (-?\d+)\): (.*)")
+SCHEDULED_TIMEOUT_S = 300.0
+
+
+@dataclass
+class Scheduled:
+    """`newsmon run`'s quiet re-crawls: CPU of its whole tree over `crawls` of them."""
+
+    crawls: int
+    window_s: float
+    cpu_s: float
+    walls: list[float]
+    summaries: list[str]
+    requests: Recrawl
+    error: str = ""
+
+
+def scheduled_recrawls(cfg: Path, sites: list[Site], crawls: int, every_s: int) -> Scheduled:
+    """`newsmon run` every ``every_s`` on the crawled store: the tree's CPU from the end of its
+    start-up crawl to the end of ``crawls`` more, so per crawl it holds the crawl process, the
+    scheduler (its due-digest check after each crawl, its idle time between), the fork server the
+    crawls start from, and the embedded database."""
+    run_cfg = cfg.with_name("newsmon-run.yaml")
+    run_cfg.write_text(cfg.read_text(encoding="utf-8").replace("every: 30m", f"every: {every_s}s"), "utf-8")
+    log_path = cfg.with_name("newsmon-run.log")
+
+    def finished() -> list[tuple[str, str, str]]:
+        return CRAWL_DONE_RE.findall(log_path.read_text(encoding="utf-8", errors="replace"))
+
+    def wait_for(n: int, proc: subprocess.Popen) -> None:
+        deadline = time.monotonic() + SCHEDULED_TIMEOUT_S
+        while len(finished()) < n:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+                raise RuntimeError(f"newsmon run did not finish {n} crawls (exit {proc.returncode}):\n{tail}")
+            time.sleep(0.05)
+
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            newsmon(run_cfg, "run", verbose=True), stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=REPO
+        )
+    sampler = TreeSampler(proc.pid)
+    sampler.start()
+    try:
+        wait_for(1, proc)
+        first, started, before = sampler.snapshot(), time.perf_counter(), site_stats(sites)
+        wait_for(1 + crawls, proc)
+        last, window, after = sampler.snapshot(), time.perf_counter() - started, site_stats(sites)
+    except RuntimeError as exc:
+        return Scheduled(crawls, 0.0, 0.0, [], [], Recrawl(), error=str(exc))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        sampler.stop()
+    fork_servers = {
+        pid
+        for (pid, _), ppid in last.parent.items()
+        if ppid == proc.pid and "multiprocessing.forkserver" in _cmdline(pid)
+    }
+    done = finished()[1 : 1 + crawls]
+    return Scheduled(
+        crawls=crawls,
+        window_s=window,
+        cpu_s=last.cpu_since(first, fork_servers),
+        walls=[float(wall) for wall, _, _ in done],
+        summaries=[f"exit {code}: {summary}" for _, code, summary in done],
+        requests=recrawl_delta(before, after),
+    )
+
+
 def article_urls(sites: list[Site]) -> list[str]:
     """Every robots-allowed article, from each site's ground truth: the pages both crawlers should fetch."""
     urls: list[str] = []
@@ -467,7 +594,7 @@ def report_failure(what: str, m: Measured) -> None:
 
 
 def compare(args: argparse.Namespace, newsweb: Path) -> None:
-    """The full comparison: newsmon first crawl, naive baseline, extraction floor, newsmon re-crawl."""
+    """The full comparison: newsmon first crawl, naive baseline, extraction floor, newsmon re-crawls."""
     n_target = args.sites * args.feeds * args.items
     print(
         f"scenario: {args.sites} sites x {args.feeds} feeds x {args.items} items = {n_target} feed items, "
@@ -484,7 +611,7 @@ def compare(args: argparse.Namespace, newsweb: Path) -> None:
 
         firsts: list[Measured] = []
         for i in range(args.repeat):  # each on an empty store of its own; the last one's is re-crawled
-            print(f"[1/4] newsmon crawl (empty store), run {i + 1} of {args.repeat} ...", flush=True)
+            print(f"[1/5] newsmon crawl (empty store), run {i + 1} of {args.repeat} ...", flush=True)
             runs[i].mkdir()
             cfg = write_config(runs[i], feeds)
             firsts.append(run_measured(newsmon(cfg, "crawl", verbose=args.verbose)))
@@ -493,23 +620,26 @@ def compare(args: argparse.Namespace, newsweb: Path) -> None:
         first_summary = first.stdout.strip().splitlines()[-1] if first.stdout.strip() else "(no output)"
         stored = exported_articles(cfg)
 
-        print("[2/4] naive sequential crawler ...", flush=True)
+        print("[2/5] naive sequential crawler ...", flush=True)
         naive = run_measured([PYTHON, str(NAIVE), *(u for _, u in feeds)])
         report_failure("naive crawler", naive)
         naive_tally = json.loads(naive.stdout.strip().splitlines()[-1]) if naive.rc == 0 else {}
 
-        print("[3/4] extraction floor (trafilatura alone) ...", flush=True)
+        print("[3/5] extraction floor (trafilatura alone) ...", flush=True)
         floor = extraction_floor(allowed)
 
         before = site_stats(sites)
         seconds: list[Measured] = []
         for i in range(args.repeat):
-            print(f"[4/4] newsmon crawl again (nothing new), run {i + 1} of {args.repeat} ...", flush=True)
+            print(f"[4/5] newsmon crawl again (nothing new), run {i + 1} of {args.repeat} ...", flush=True)
             seconds.append(run_measured(newsmon(cfg, "crawl", verbose=args.verbose)))
             report_failure("newsmon re-crawl", seconds[-1])
         second = median_run(seconds)
         rc = recrawl_delta(before, site_stats(sites))  # all re-crawls together
         second_summary = second.stdout.strip().splitlines()[-1] if second.stdout.strip() else "(no output)"
+
+        print(f"[5/5] newsmon run, {args.scheduled} scheduled crawls (nothing new) ...", flush=True)
+        sched = scheduled_recrawls(cfg, sites, args.scheduled, args.every)
     finally:
         stop_sites(sites)
         for run in runs:
@@ -564,8 +694,29 @@ def compare(args: argparse.Namespace, newsweb: Path) -> None:
             "-",
         ],
     ]
+    if not sched.error:
+        per_crawl = sched.cpu_s / sched.crawls
+        rows.append(
+            [
+                "newsmon run re-crawl (per crawl)",
+                f"{sorted(sched.walls)[len(sched.walls) // 2]:.1f}",
+                f"{per_crawl:.2f}",
+                "-",
+                "-",
+                "-",
+                "-",
+            ]
+        )
     print(table(rows))
     print(f"(floor: pool workers' total CPU incl. start-up {floor.pool_cpu_s:.1f} s)")
+    if sched.error:
+        print(f"!! newsmon run: {sched.error}")
+    else:
+        print(
+            f"(newsmon run: every {args.every}s, {sched.crawls} quiet crawls in {sched.window_s:.1f} s, "
+            f"tree CPU {sched.cpu_s:.2f} s; crawl walls s {', '.join(f'{w:.1f}' for w in sched.walls)}; "
+            f"{sched.summaries[-1]})"
+        )
     if args.repeat > 1:
         print(f"(newsmon rows: the run of median wall of {args.repeat}; re-crawl requests: all of them)")
         print(f"newsmon first crawls: {spread(firsts)}")
@@ -607,6 +758,25 @@ def compare(args: argparse.Namespace, newsweb: Path) -> None:
         ],
         ["re-crawl article requests", str(rc.article_requests), "0", verdict(rc.article_requests == 0)],
         ["re-crawl CPU / first crawl CPU", f"{100 * recrawl_cpu:.1f}%", "< 5%", verdict(recrawl_cpu < 0.05)],
+    ]
+    if not sched.error:
+        sched_cpu = sched.cpu_s / sched.crawls / first.cpu_s
+        sr = sched.requests
+        rows += [
+            [
+                "scheduled re-crawl CPU / first crawl CPU",
+                f"{100 * sched_cpu:.1f}%",
+                "< 5%",
+                verdict(sched_cpu < 0.05),
+            ],
+            [
+                "scheduled re-crawls: 304s, article requests",
+                f"{sr.not_modified}/{sr.requests}, {sr.article_requests}",
+                ">= 95%, 0",
+                verdict(per(sr.not_modified, sr.requests) >= 0.95 and sr.article_requests == 0),
+            ],
+        ]
+    rows += [
         ["newsmon peak RSS (tree, first crawl)", mib(first.peak_rss), "(info)", ""],
     ]
     print(table(rows))
@@ -677,14 +847,18 @@ def main(argv: list[str] | None = None) -> int:
         default=3,
         help="newsmon first crawls (each on an empty store) and re-crawls; the median run is reported",
     )
+    ap.add_argument(
+        "--scheduled", type=int, default=5, help="quiet crawls of `newsmon run` to measure (after its first)"
+    )
+    ap.add_argument("--every", type=int, default=5, help="crawl.every for `newsmon run`, in seconds")
     ap.add_argument("--verbose", "-v", action="store_true", help="pass -v to newsmon")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (config, store, logs)")
     args = ap.parse_args(argv)
     if args.quick:
         args.sites, args.feeds, args.items, args.slow_ms = 2, 2, 5, 20
         args.scan_feeds = [1, 2]
-    if args.repeat < 1:
-        ap.error("--repeat must be 1 or more")
+    if args.repeat < 1 or args.scheduled < 1 or args.every < 1:
+        ap.error("--repeat, --scheduled and --every must be 1 or more")
     if not 1 <= args.sites <= MAX_SITES:
         ap.error(f"--sites must be 1..{MAX_SITES}")
 
