@@ -65,12 +65,15 @@ def exit_with(pid: int) -> None:
         pidfd = os.pidfd_open(pid)
     except ProcessLookupError:  # gone already
         os._exit(1)
-    except (AttributeError, OSError) as exc:  # not Linux >= 5.3: the pool shuts workers down itself
-        log.debug("workers will not follow the crawl process out: %s", exc)
+    except (AttributeError, OSError) as exc:  # no pidfd (not Linux >= 5.3): a normal end of the
+        # crawl still shuts its workers down; only those of a crawl killed outright would stay
+        log.debug("this worker cannot follow the crawl process out: %s", exc)
         return
 
     def wait() -> None:
-        select.select([pidfd], [], [])  # readable once the process has exited
+        exited = select.poll()
+        exited.register(pidfd, select.POLLIN)  # readable once the process has exited
+        exited.poll()
         os._exit(1)
 
     threading.Thread(target=wait, name="newsmon-exit-with-crawl", daemon=True).start()
