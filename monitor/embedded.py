@@ -3,7 +3,8 @@
 One server per data_dir, shared by every newsmon process that uses that data_dir (a
 `newsmon crawl` while `newsmon run` is up). Each process takes a lease; the last one to
 leave stops the server. A file lock orders starts and stops; the pid file and log are the
-data_dir's own, so a stale pid file left by a killed server never blocks a restart.
+data_dir's own, so a stale pid file left by a killed server never blocks a restart, and a
+restart takes the killed server's port when it can, so clients already connected find it again.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 20.0
+PORT_REUSE_WAIT_S = 1.0
 MAX_LOG_BYTES = 5 * 1024 * 1024
 
 
@@ -68,7 +70,30 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _free_port() -> int:
+def _can_listen(port: int) -> bool:
+    """Whether a server could listen on `port` (with SO_REUSEADDR, as servers do, so that the
+    connections of a killed server still closing do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_port(preferred: int | None = None) -> int:
+    """`preferred` if it is free within `PORT_REUSE_WAIT_S` (just after a kill, the kernel
+    still counts it as used for a moment), else any free port."""
+    if preferred:
+        deadline = time.monotonic() + PORT_REUSE_WAIT_S
+        while True:
+            if _can_listen(preferred):
+                return preferred
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        log.debug("port %d of the previous embedded database is taken; using another", preferred)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -151,6 +176,19 @@ class EmbeddedServer:
             if started.exception() is None:
                 self.release()
 
+    def revive(self) -> int | None:
+        """Start the server again if it died (the OOM killer, kill -9) while this process holds a
+        lease; the port it had, so that clients already connected find it again. Returns the
+        port if it was restarted. For long-lived holders (`newsmon run`), whose client would
+        otherwise point at a dead port for good while nothing else restarts the server."""
+        try:
+            with _held_lock, self._locked():
+                if not _held.get(self.dir) or self.running_port():
+                    return None
+                return self._start()
+        except OSError as exc:
+            raise EmbeddedServerError(f"cannot run the embedded database in {self.dir}: {exc}") from exc
+
     def release(self) -> None:
         """Leave; stop the server when no live process holds a lease."""
         with _held_lock, self._locked():
@@ -185,7 +223,8 @@ class EmbeddedServer:
         log_file = self.dir / "nx-27017.log"
         if log_file.exists() and log_file.stat().st_size > MAX_LOG_BYTES:
             log_file.replace(log_file.with_suffix(".log.1"))
-        port = _free_port()
+        # the previous server's port if free: a long-lived client (`newsmon run`) reconnects to it
+        port = _free_port(state.get("port") if state else None)
         cmd = [
             *_server_command(),
             "--data-dir",

@@ -25,11 +25,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.config import Config, Recipient, format_duration, load_config
 from monitor.crawl.launcher import CrawlLauncher
 from monitor.delivery import send_due_digests
+from monitor.embedded import EmbeddedServer, EmbeddedServerError
 from monitor.store import Store
 
 log = logging.getLogger("newsmon.scheduler")
 
 JOBS_COLLECTION = "scheduler_jobs"
+REVIVE_CHECK_S = 5  # how often a scheduler on the embedded database checks that it still runs
 _launcher = CrawlLauncher()
 
 
@@ -116,6 +118,19 @@ def _sync_jobs(scheduler: BackgroundScheduler, config: Config) -> None:
         )
 
 
+def _revive(server: EmbeddedServer) -> None:
+    """Restart the embedded database if it died. Without this, the scheduler's own client (its
+    job store) pointed at a dead server for good: no job was due any more, so no crawl or digest
+    ran to start a new one, and the log said only "Error getting due jobs" every few seconds."""
+    try:
+        port = server.revive()
+    except EmbeddedServerError as exc:
+        log.error("the embedded database stopped and could not be restarted: %s", exc)
+        return
+    if port is not None:
+        log.warning("the embedded database had stopped; restarted it on 127.0.0.1:%d", port)
+
+
 def run_scheduler(config: Config) -> int:
     """Run until SIGTERM or Ctrl-C; a running crawl is asked to stop and waited for."""
     stopping = threading.Event()
@@ -143,8 +158,10 @@ def run_scheduler(config: Config) -> int:
         for line in describe_schedule(config, datetime.now(UTC)):
             log.info("%s", line)
         scheduler.resume()
-        while not stopping.wait(1.0):
-            pass
+        embedded = EmbeddedServer(config.storage.data_dir) if config.storage.embedded else None
+        while not stopping.wait(REVIVE_CHECK_S):
+            if embedded is not None:
+                _revive(embedded)
         scheduler.pause()
         _launcher.stop()  # Scrapy finishes in-flight work and stops on SIGTERM
         # Detached first: after `shutdown` closes the job stores, APScheduler's loop looks for due

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -67,6 +68,43 @@ def test_restart_after_kill_keeps_acknowledged_writes(tmp_path):
         client.close()
         server.release()
     assert not _alive(restarted)  # the last user stopped it
+
+
+def test_a_killed_server_is_revived_on_its_port_for_the_client_already_connected(tmp_path):
+    server = EmbeddedServer(tmp_path)
+    assert server.revive() is None  # holds no lease: not this process's business
+    uri = server.acquire()
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        client.newsmon.feeds.insert_one({"name": "world"})
+        assert server.revive() is None  # running: nothing to do
+        killed = json.loads((tmp_path / "db" / "server.json").read_text())
+        os.kill(killed["pid"], signal.SIGKILL)
+        while _alive(killed["pid"]):
+            time.sleep(0.05)
+        assert server.revive() == killed["port"]
+        assert client.newsmon.feeds.count_documents({"name": "world"}) == 1  # the same client, again
+    finally:
+        client.close()
+        server.release()
+
+
+def test_a_restart_takes_another_port_when_the_old_one_is_taken(tmp_path):
+    server = EmbeddedServer(tmp_path)
+    server.acquire()
+    killed = json.loads((tmp_path / "db" / "server.json").read_text())
+    os.kill(killed["pid"], signal.SIGKILL)
+    while _alive(killed["pid"]):
+        time.sleep(0.05)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", killed["port"]))
+        squatter.listen()
+        try:
+            port = server.revive()
+            assert port is not None and port != killed["port"]
+            assert _listening(port)
+        finally:
+            server.release()
 
 
 _TGKILL = {"x86_64": 234, "aarch64": 131}  # syscall numbers: Python has no tgkill of its own

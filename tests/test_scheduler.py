@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -121,3 +122,30 @@ def test_digest_missed_while_down_is_sent_once_on_restart(tmp_path, site, smtp, 
     assert len(box.messages) == 2  # sent once, though both the missed job and the start-up crawl were due
     html = box.messages[1].get_payload()[1].get_payload(decode=True).decode()
     assert "pereemyria-ukr" in html and "geneva-ceasefire-talks" not in html
+
+
+def test_an_embedded_database_killed_under_the_scheduler_is_restarted_and_crawls_go_on(tmp_path, site):
+    text = config_text("embedded", tmp_path / "var", [("world", site.url("/feeds/world.xml"))], None)
+    config = write_config(tmp_path / "monitor.yaml", text.replace("every: 30m", "every: 2s"))
+    state = tmp_path / "var" / "db" / "server.json"
+    proc, log = start_run(config, tmp_path / "run.log")
+    try:
+        assert wait_for(lambda: len(site.hits("/feeds/world.xml")) >= 2, 60), "the scheduler did not crawl"
+        killed = json.loads(state.read_text())
+        os.kill(killed["pid"], signal.SIGKILL)  # as the OOM killer would
+        polled = len(site.hits("/feeds/world.xml"))
+        # without a restart, the scheduler's job store points at the dead server: no job is due again
+        assert wait_for(lambda: len(site.hits("/feeds/world.xml")) >= polled + 2, 60), (
+            tmp_path / "run.log"
+        ).read_text()
+        restarted = json.loads(state.read_text())
+    finally:
+        assert stop_run(proc, log) == 0
+    out = (tmp_path / "run.log").read_text()
+    assert "the embedded database had stopped; restarted it on 127.0.0.1" in out
+    assert restarted["pid"] != killed["pid"]
+    assert restarted["port"] == killed["port"]  # so clients already connected find it again
+    from conftest import newsmon
+
+    exported = newsmon(config, "export").stdout.splitlines()
+    assert len(exported) == 3  # what the first crawl stored survived the kill
