@@ -74,6 +74,19 @@ def test_export_and_feeds_after_a_crawl(tmp_path, site, mongo_uri):
     assert gone.returncode == 1
 
 
+def test_a_verbose_crawl_logs_scrapys_info_lines_and_a_quiet_one_none(tmp_path, site, mongo_uri):
+    feeds = [("world", site.url("/feeds/world.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    quiet = newsmon(config, "crawl")
+    assert quiet.returncode == 0, quiet.stderr
+    assert " INFO" not in quiet.stderr and " DEBUG" not in quiet.stderr
+    loud = newsmon(config, "-v", "crawl")
+    assert loud.returncode == 0, loud.stderr
+    assert "[scrapy.core.engine] INFO: Spider opened" in loud.stderr
+    assert "[scrapy.core.engine] INFO: Spider closed (finished)" in loud.stderr
+    assert " DEBUG" not in loud.stderr  # -v is INFO: Scrapy's per-request lines stay out
+
+
 def test_scrapy_crawl_feeds_runs_the_same_crawl(tmp_path, site, mongo_uri):
     feeds = [("world", site.url("/feeds/world.xml"))]
     config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))

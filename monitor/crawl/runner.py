@@ -32,12 +32,14 @@ def run_crawl(
     for handler in logging.root.handlers[:]:
         logging.root.removeHandler(handler)
     process = CrawlerProcess(settings)
-    # Scrapy lets the root logger pass everything (NOTSET) and filters in its handler, so every
-    # DEBUG call of Scrapy and pymongo (which serialises each command for it) built a record that
-    # was then dropped: about a tenth of the crawl process's CPU. Filter at the logger instead.
-    logging.root.setLevel(log_level)
     crawler = process.create_crawler(FeedsSpider)
     process.crawl(crawler, config=config, store=store, feeds=feed_names or None)
+    # Scrapy lets the root logger pass everything (NOTSET), sets its own "scrapy" logger to DEBUG,
+    # and filters in its handler, so every DEBUG call of Scrapy (two or three per article) and of
+    # pymongo (which serialises each command for it) built a record that was then dropped. Filter
+    # at the loggers instead; only now, since `crawl` resets the root logger to NOTSET.
+    logging.root.setLevel(log_level)
+    logging.getLogger("scrapy").setLevel(log_level)
     process.start()
     stats = crawler.stats.get_stats()
     spider = crawler.spider
