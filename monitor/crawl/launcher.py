@@ -97,6 +97,10 @@ def crawl_in_child(config_path: str, report: Connection) -> None:
     without the interpreter's teardown (as `newsmon` itself does)."""
     from monitor import cli
 
+    # A process group of its own: Ctrl-C in the scheduler's terminal goes to the whole foreground
+    # group, and the crawl would get it besides the scheduler's SIGTERM; Scrapy takes a second
+    # signal as "stop now", dropping the requests in flight.
+    os.setpgid(0, 0)
     out = io.StringIO()
     code = cli.EXIT_FAILED
     try:
