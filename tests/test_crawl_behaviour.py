@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import urllib.request
 import zlib
 from pathlib import Path
 
 import pymongo
 import pytest
-from conftest import newsmon, write_config
+from conftest import REPO, newsmon, write_config
 from test_end_to_end import config_text
 
 from monitor.sample_site.server import Reply
@@ -137,6 +139,43 @@ def test_a_worker_killed_mid_crawl_costs_nothing(tmp_path, site, mongo_uri):
     client, database = db(mongo_uri)
     with client:
         assert database.entries.count_documents({"done": True}) == 3
+
+
+def test_ctrl_c_stops_a_crawl_gracefully_and_its_workers_finish_what_they_have(tmp_path, site, mongo_uri):
+    crawl: list[subprocess.Popen] = []
+
+    def ctrl_c(server, handler) -> Reply:
+        if crawl and crawl[0].poll() is None:
+            os.killpg(crawl[0].pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+            crawl.clear()
+        return server._file("/news/geneva-ceasefire-talks.html")
+
+    site.routes["/news/geneva-ceasefire-talks.html"] = ctrl_c
+    feeds = [("world", site.url("/feeds/world.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    cmd = [sys.executable, "-m", "monitor", "--config", str(config), "crawl"]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MONITOR_WORKERS": "2"},
+        start_new_session=True,  # its own process group, as a terminal gives it
+    )
+    crawl.append(proc)
+    out, err = proc.communicate(timeout=120)
+    assert not crawl, "the article was requested, and Ctrl-C sent"
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err  # the workers leave it to the crawl
+    assert "1 fetched (0 not modified), 0 failed" in out
+    client, database = db(mongo_uri)
+    with client:
+        assert database.entries.count_documents({"attempts": {"$gt": 0}}) == 0  # no entry was blamed
+    assert newsmon(config, "crawl").returncode == 0
+    client, database = db(mongo_uri)
+    with client:
+        assert database.articles.count_documents({}) == 3  # the next crawl has the rest
 
 
 def test_an_item_with_an_unusable_link_costs_only_itself(tmp_path, site, mongo_uri):

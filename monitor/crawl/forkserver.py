@@ -13,6 +13,7 @@ import multiprocessing.context
 import multiprocessing.forkserver
 import os
 import select
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -54,7 +55,12 @@ def init_worker(crawl_pid: int, init: Callable[..., None], *args: Any) -> None:
 
     Workers are children of the fork server, not of the crawl, and wait on a queue whose write end
     they hold themselves: a crawl killed outright (the OOM killer, SIGKILL) used to leave them,
-    and the fork server they keep alive, running for good - a leak on every such crawl."""
+    and the fork server they keep alive, running for good - a leak on every such crawl.
+
+    SIGINT is ignored: Ctrl-C reaches the terminal's whole process group, and the crawl answers it
+    by stopping gracefully and shutting the pool down; a worker that took it as KeyboardInterrupt
+    died mid-task (a traceback per worker, and the pool restarted it for the work in flight)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with(crawl_pid)
     init(*args)
 
