@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-log = logging.getLogger(__name__)
-
 # Imported by the fork server before its first fork. None of them installs Twisted's reactor or
 # starts a thread (tests/test_crawl_launcher.py checks): a reactor made there would hand one epoll
 # instance to every crawl, and a thread would not survive the fork.
