@@ -255,12 +255,15 @@ class TreeSnapshot:
         Processes alive at both are exact. A short-lived process may burn CPU after its last poll,
         so the children of a `reapers` process (one that waits for its children: the scheduler's
         fork server) are counted through that process's reaped-children CPU instead, which the
-        kernel adds exactly when it waits. (Their own children, if they waited for any, would be
-        counted twice; newsmon's crawl processes wait for none.)
+        kernel adds exactly when it waits; that includes what they waited for in turn: a crawl
+        process waits for the workers it forked, so those are left out of the per-process sum
+        too. (A process a crawl leaves behind instead, which a quiet crawl never does, would be
+        missed.)
         """
+        crawls = {pid for (pid, _), ppid in self.parent.items() if ppid in reapers}
         ticks = 0
         for key, t in self.cpu_ticks.items():
-            if self.parent[key] not in reapers:
+            if self.parent[key] not in reapers and self.parent[key] not in crawls:
                 ticks += t - earlier.cpu_ticks.get(key, 0)
         for key, t in self.reaped_ticks.items():
             if key[0] in reapers:

@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from monitor.crawl import forkserver
+
 # Imported by the fork server before its first fork. None of them installs Twisted's reactor or
 # starts a thread (tests/test_crawl_launcher.py checks): a reactor made there would hand one epoll
 # instance to every crawl, and a thread would not survive the fork.
-PRELOAD = ["monitor.cli", "monitor.store", "monitor.crawl.runner"]
+PRELOAD = ["monitor.cli", "monitor.store", "monitor.crawl.runner", *forkserver.PRELOAD]
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,18 @@ def crawl_in_child(config_path: str, report: Connection) -> None:
     """In the forked process: `newsmon --config PATH crawl`, its output sent back, then exit
     without the interpreter's teardown (as `newsmon` itself does)."""
     from monitor import cli
+    from monitor.config import ConfigError, load_config
 
     # A process group of its own: Ctrl-C in the scheduler's terminal goes to the whole foreground
     # group, and the crawl would get it besides the scheduler's SIGTERM; Scrapy takes a second
     # signal as "stop now", dropping the requests in flight.
     os.setpgid(0, 0)
+    try:
+        config = load_config(config_path)
+    except (ConfigError, OSError):  # `newsmon crawl` below reads it again and reports the error
+        config = None
+    if config is not None:  # no thread runs yet: the one moment this process may fork workers
+        forkserver.prefork(tuple(config.topics.values()))
     out = io.StringIO()
     code = cli.EXIT_FAILED
     try:

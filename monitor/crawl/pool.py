@@ -36,9 +36,12 @@ class _Task:
 
 
 class RecoveringPool(Executor):
-    def __init__(self, make_pool: Callable[[], ProcessPoolExecutor]):
+    def __init__(
+        self, make_pool: Callable[[], ProcessPoolExecutor], first: ProcessPoolExecutor | None = None
+    ):
+        """`make_pool` makes each pool (`first`, if given, is the first one)."""
         self._make_pool = make_pool
-        self._pool = make_pool()
+        self._pool = first if first is not None else make_pool()
         self._lock = threading.Lock()  # done-callbacks run on the pool's own thread
         self._closed = False
         self.restarts = 0

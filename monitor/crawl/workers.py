@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred
 
 from monitor import worker
 from monitor.crawl.deferred import T, on_executor
-from monitor.crawl.forkserver import context, init_worker, worker_count
+from monitor.crawl.forkserver import context, init_worker, take_preforked, worker_count
 from monitor.crawl.pool import RecoveringPool
 from monitor.topics import Topic
 
@@ -27,13 +27,16 @@ class Workers:
         if count > 0:  # processes start with the first task, so a quiet re-crawl starts none
             # The fork server imports the parsing, extraction and matching stack once (~0.6 s of
             # CPU) and every worker forks from it with that done, instead of each importing it.
+            # A pool that replaces one whose worker died comes from there too: this process has
+            # threads by then, and forking it would not be safe.
             self.pool: Executor = RecoveringPool(
                 lambda: ProcessPoolExecutor(
                     count,
                     mp_context=context(),
                     initializer=init_worker,
                     initargs=(os.getpid(), worker.init, topics),
-                )
+                ),
+                first=take_preforked(topics),
             )
         else:
             worker.init(topics)
