@@ -24,11 +24,12 @@ log = logging.getLogger(__name__)
 class Workers:
     def __init__(self, topics: tuple[Topic, ...]):
         count = worker_count()
-        if count > 0:  # processes start with the first task, so a quiet re-crawl starts none
-            # The fork server imports the parsing, extraction and matching stack once (~0.6 s of
-            # CPU) and every worker forks from it with that done, instead of each importing it.
-            # A pool that replaces one whose worker died comes from there too: this process has
-            # threads by then, and forking it would not be safe.
+        if count > 0:
+            # A scheduled crawl has its workers already (`forkserver.prefork`). Otherwise they
+            # start with the first task, so a quiet `newsmon crawl` starts none, from a fork
+            # server that imports the parsing, extraction and matching stack once (~0.6 s of CPU)
+            # for all of them. A pool that replaces one whose worker died comes from there too:
+            # this process has threads by then, and forking it would not be safe.
             self.pool: Executor = RecoveringPool(
                 lambda: ProcessPoolExecutor(
                     count,
