@@ -60,7 +60,9 @@ def test_run_crawls_sends_due_digest_and_stops_on_sigterm(tmp_path, site, smtp, 
     assert len(box.messages) == 1  # the due digest went out once, not once per crawl
 
 
-def start_run(config, log_path):
+def start_run(config, log_path, *, own_group: bool = False):
+    """`newsmon -v run` logging to `log_path`; `own_group`: in a process group of its own, as a
+    terminal starts it (so a test can signal the group as Ctrl-C does)."""
     log = open(log_path, "a")  # noqa: SIM115 - closed by stop_run
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(config), "-v", "run"],
@@ -68,6 +70,7 @@ def start_run(config, log_path):
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "MONITOR_WORKERS": "0"},
+        start_new_session=own_group,
     )
     return proc, log
 
@@ -168,15 +171,7 @@ def test_ctrl_c_stops_a_running_crawl_once_and_cleanly(tmp_path, site, mongo_uri
     site.routes["/feeds/slow.xml"] = slow_feed
     text = config_text(mongo_uri, tmp_path / "var", [("slow", site.url("/feeds/slow.xml"))], None)
     config = write_config(tmp_path / "monitor.yaml", text)
-    log = open(tmp_path / "run.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "-v", "run"],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "MONITOR_WORKERS": "0"},
-        start_new_session=True,  # its own process group, as a terminal gives it
-    )
+    proc, log = start_run(config, tmp_path / "run.log", own_group=True)
     try:
         assert requested.wait(60), "the scheduler did not start its crawl"
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
