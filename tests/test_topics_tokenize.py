@@ -120,3 +120,30 @@ def test_title_and_text_in_one_pass_is_both_joined_by_the_sentinel(lang: str) ->
             assert folded == (*t_folded, sentinel, *b_folded)
             assert stems == (*t_stems, normalize.stem(sentinel, lang), *b_stems)
             assert pairs == [*t_pairs, "", *b_pairs]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ru", ""])
+def test_pairs_with_query_starts_are_the_rule_at_every_word(lang: str) -> None:
+    """With a query vocabulary's `pair_starts`, a pair is kept exactly where the reference
+    tokeniser glues a hyphen, or glues across a space after a word that begins a query word."""
+    import random
+
+    rng = random.Random(3)
+    words = [w for text in TEXTS for w in reference_tokenize(text)[0]]
+    vocabulary = ["ceasefire", "перемиря", "elysee", "therapist", "tabulate", "nextpara", "anfuhrung"]
+    for title in TEXTS:
+        for text in TEXTS:
+            query_words = rng.sample(vocabulary, 3) + rng.sample(words, min(4, len(words)))
+            starts = normalize.pair_starts(query_words)
+            got = normalize.analyse_title_and_text(title, text, lang, "\x00", starts)
+            expected = []
+            for field, part in enumerate((title, text)):
+                folded, glued = reference_tokenize(part)
+                seps = [s for _, s in _WORD_SEP_RE.findall(part)]
+                expected += [
+                    normalize.stem(g, lang) if g and (s not in " \u00a0" or w in starts) else ""
+                    for w, g, s in zip(folded, glued, seps, strict=True)
+                ]
+                if field == 0:
+                    expected.append("")  # the sentinel
+            assert got.pairs == expected, (title, text, sorted(starts & set(got.folded)))
