@@ -8,9 +8,9 @@ makes links absolute and turns entry HTML into plain text once.
 from __future__ import annotations
 
 import calendar
-import gzip
 import html
 import re
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
@@ -19,6 +19,7 @@ from monitor.models import FeedEntry, ParsedFeed
 from monitor.urls import is_http_url
 
 FAILING_FOR = timedelta(days=1)  # a feed failing longer is an error in the log and named in digests
+MAX_FEED_BYTES = 10 * 1024 * 1024  # crawl.max_page_size's default
 
 
 class FeedError(ValueError):
@@ -83,13 +84,35 @@ def _content(entry: Any) -> str:
     return max(bodies, key=len, default="")
 
 
-def parse_feed(body: bytes, url: str, name: str, content_type: str | None = None) -> ParsedFeed:
+def _gunzip(body: bytes, max_bytes: int) -> bytes:
+    """A feed served as a .gz file (not with Content-Encoding, which Scrapy decodes and limits):
+    decompressed up to `max_bytes`, since a few hundred kilobytes can unpack to gigabytes."""
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        out = decompressor.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise FeedError(f"broken gzip data: {exc}") from None
+    if len(out) > max_bytes:
+        raise FeedError(
+            f"the gzip-compressed feed is larger than crawl.max_page_size ({max_bytes} bytes)"
+            " once decompressed"
+        )
+    if not decompressor.eof:
+        raise FeedError("broken gzip data: the compressed feed is cut short")
+    return out
+
+
+# What the XML parser says of a document that ends before its root element does (its other
+# complaints, such as an undefined entity, leave the document whole; feedparser reads on)
+_CUT_SHORT = re.compile(r"no element found|unclosed token|unclosed CDATA section")
+
+
+def parse_feed(
+    body: bytes, url: str, name: str, content_type: str | None = None, max_bytes: int = MAX_FEED_BYTES
+) -> ParsedFeed:
     """Parse a fetched feed body; raise FeedError when nothing usable is in it."""
     if body[:2] == b"\x1f\x8b":  # served as a .gz file rather than with Content-Encoding
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError) as exc:
-            raise FeedError(f"broken gzip data: {exc}") from None
+        body = _gunzip(body, max_bytes)
     # Without a content type feedparser flags every document; XML rules then apply to the charset.
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     import feedparser  # here: the crawl process needs this module's errors, not the parser
@@ -101,8 +124,10 @@ def parse_feed(body: bytes, url: str, name: str, content_type: str | None = None
     except Exception as exc:  # feedparser's own bugs on some malformed documents (found by fuzzing)
         raise FeedError(f"the feed parser failed on this document ({type(exc).__name__}: {exc})") from None
     warning = ""
+    complete = True
     if parsed.get("bozo"):
         warning = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
+        complete = not _CUT_SHORT.search(str(parsed.bozo_exception))
     if not parsed.get("version") and not parsed.entries:
         reason = warning or "no RSS, RDF or Atom root element"
         raise FeedError(f"not a feed ({reason})")
@@ -143,4 +168,5 @@ def parse_feed(body: bytes, url: str, name: str, content_type: str | None = None
         entries=tuple(entries),
         language=feed_lang,
         warning=warning,
+        complete=complete,
     )

@@ -43,6 +43,8 @@ class ParsedFeed:
     entries: tuple[FeedEntry, ...]
     language: str = ""
     warning: str = ""  # feedparser's bozo message when it recovered from bad markup
+    # False when the document ends early (cut short in transit): it parses, minus its last entries
+    complete: bool = True
 
 
 @dataclass(frozen=True)

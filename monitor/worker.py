@@ -41,7 +41,7 @@ def analyze(
     return article, hits, zlib.compress(page.body, 6) if page.body is not None else None
 
 
-def parse_feed(body: bytes, url: str, name: str, content_type: str | None) -> ParsedFeed:
+def parse_feed(body: bytes, url: str, name: str, content_type: str | None, max_bytes: int) -> ParsedFeed:
     from monitor import feeds
 
-    return feeds.parse_feed(body, url, name, content_type)
+    return feeds.parse_feed(body, url, name, content_type, max_bytes)

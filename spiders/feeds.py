@@ -68,6 +68,7 @@ class FeedsSpider(scrapy.Spider):
         self.failing_since: dict[str, datetime] = {}
         self.in_flight: dict[str, list[FeedEntry]] = {}  # canonical URL -> entries waiting for it
         self.workers = Workers(tuple(self.config.topics.values()))
+        self.max_page_bytes = self.config.crawl.max_page_bytes
         # pymongo blocks: every database call of the crawl runs on this one thread, in order,
         # while the reactor goes on downloading
         self.store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmon-store")
@@ -116,9 +117,8 @@ class FeedsSpider(scrapy.Spider):
                 if state.last_modified:
                     headers["If-Modified-Since"] = state.last_modified
             if state and state.retry_after and state.retry_after > now:
-                self._fail(
-                    feed.name, feed.url, f"server asked to wait until {state.retry_after:%Y-%m-%d %H:%M} UTC"
-                )
+                wait = f"server asked to wait until {state.retry_after:%Y-%m-%d %H:%M} UTC"
+                self._fail(feed.name, feed.url, wait, state.retry_after)  # and keep waiting
                 continue
             yield Request(
                 feed.url,
@@ -177,7 +177,7 @@ class FeedsSpider(scrapy.Spider):
             content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
             try:
                 parsed = await self.workers.run(
-                    worker.parse_feed, response.body, response.url, name, content_type
+                    worker.parse_feed, response.body, response.url, name, content_type, self.max_page_bytes
                 )
             except FeedError as exc:
                 self._fail(name, feed.url, str(exc))
@@ -185,7 +185,18 @@ class FeedsSpider(scrapy.Spider):
             except WorkerDied as exc:  # this feed's body killed the parser twice; other feeds go on
                 self._fail(name, feed.url, f"the feed parser crashed: {exc}")
                 return []
-            if parsed.warning:
+            etag = (response.headers.get(b"ETag") or b"").decode("latin-1")
+            last_modified = (response.headers.get(b"Last-Modified") or b"").decode("latin-1")
+            if not parsed.complete:  # cut short in transit: no validators, so the next crawl gets it whole
+                etag = last_modified = ""
+                log.warning(
+                    "feed %s ends early (%s): stored the %d entries before the cut;"
+                    " the next crawl fetches it in full",
+                    name,
+                    parsed.warning,
+                    len(parsed.entries),
+                )
+            elif parsed.warning:
                 log.info("feed %s: recovered from bad markup (%s)", name, parsed.warning)
             fetched = parsed.entries
             new = await self.on_store(self.store.store_entries, list(fetched))  # before validators advance
@@ -194,8 +205,8 @@ class FeedsSpider(scrapy.Spider):
                 name,
                 feed.url,
                 not_modified=False,
-                etag=(response.headers.get(b"ETag") or b"").decode("latin-1"),
-                last_modified=(response.headers.get(b"Last-Modified") or b"").decode("latin-1"),
+                etag=etag,
+                last_modified=last_modified,
                 new_items=new,
             )
             self._count("feeds_fetched")

@@ -73,12 +73,38 @@ def test_retry_after_is_honoured_and_health_is_shown(tmp_path, site, mongo_uri):
     assert len(site.hits("/feeds/busy.xml")) == 1  # not retried at once
     second = newsmon(config, "crawl")
     assert "failed: busy: server asked to wait until" in second.stdout
+    third = newsmon(config, "crawl")  # waiting does not forget how long to wait
+    assert "failed: busy: server asked to wait until" in third.stdout
     assert len(site.hits("/feeds/busy.xml")) == 1  # and not asked again before the time it gave
     table = newsmon(config, "feeds").stdout
     busy = next(line for line in table.splitlines() if line.startswith("busy"))
-    assert " error " in busy and " 2 " in busy and "server asked to wait" in busy
+    assert " error " in busy and " 3 " in busy and "server asked to wait" in busy
     world = next(line for line in table.splitlines() if line.startswith("world"))
     assert " not-modified " in world and world.split()[-1] == "3"  # 3 articles
+
+
+def test_a_feed_cut_short_in_transit_is_fetched_whole_by_the_next_crawl(tmp_path, site, mongo_uri):
+    items = b"".join(
+        b"<item><title>Truce update %d</title><link>/news/update-%d.html</link><guid>u%d</guid>"
+        b"<description>Ceasefire talks, update %d.</description></item>" % (i, i, i, i)
+        for i in range(10)
+    )
+    whole = b'<?xml version="1.0"?><rss version="2.0"><channel><title>U</title>' + items + b"</channel></rss>"
+    cut = whole[: whole.index(b"<item><title>Truce update 6")] + b"<item><tit"
+    headers = {"Content-Type": "application/rss+xml", "ETag": '"v1"'}
+    site.routes["/feeds/updates.xml"] = Reply(200, cut, headers)  # what a dropped connection leaves
+    feeds = [("updates", site.url("/feeds/updates.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    first = newsmon(config, "crawl")
+    assert first.returncode == 0 and "new articles: 6" in first.stdout, first.stdout + first.stderr
+    assert "feed updates ends early" in first.stderr
+    site.routes["/feeds/updates.xml"] = Reply(200, whole, headers)  # same ETag: same document, whole
+    second = newsmon(config, "crawl")
+    assert not site.hits("/feeds/updates.xml")[-1].get("If-None-Match")  # the cut copy's ETag was not kept
+    assert "new articles: 4" in second.stdout, second.stdout + second.stderr
+    third = newsmon(config, "crawl")
+    assert site.hits("/feeds/updates.xml")[-1].get("If-None-Match") == '"v1"'
+    assert "new articles: 0" in third.stdout
 
 
 def test_database_gone_mid_crawl_loses_nothing(tmp_path, site):

@@ -152,3 +152,35 @@ PARSER_FAILURES = {
 def test_a_document_that_breaks_the_parser_is_a_clear_error(case):
     with pytest.raises(FeedError, match=r"^the feed parser failed on this document \(\w+Error: "):
         parse_feed(PARSER_FAILURES[case], "http://x.example/feed.xml", "f", "application/rss+xml")
+
+
+def _many_items(n: int) -> bytes:
+    items = b"".join(
+        b"<item><title>Story %d</title><link>http://x.example/%d</link></item>" % (i, i) for i in range(n)
+    )
+    return b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>' + items + b"</channel></rss>"
+
+
+def test_a_gzip_file_that_unpacks_beyond_the_page_limit_is_refused():
+    import gzip
+
+    bomb = gzip.compress(_many_items(2) + b" " * 5_000_000)  # ~5 kB that unpack to 5 MB
+    assert len(bomb) < 10_000
+    with pytest.raises(
+        FeedError, match=r"larger than crawl.max_page_size \(1000000 bytes\) once decompressed"
+    ):
+        parse_feed(bomb, "http://x.example/feed.xml.gz", "f", "application/x-gzip", max_bytes=1_000_000)
+    assert len(parse_feed(bomb, "http://x.example/feed.xml.gz", "f", "application/x-gzip").entries) == 2
+    with pytest.raises(FeedError, match="cut short"):
+        parse_feed(gzip.compress(_many_items(20))[:-40], "http://x.example/feed.xml.gz", "f")
+
+
+def test_a_document_cut_short_is_read_but_marked_incomplete():
+    whole = _many_items(20)
+    cut = parse_feed(whole[: len(whole) // 2], "http://x.example/feed.xml", "f", "application/rss+xml")
+    assert 0 < len(cut.entries) < 20 and not cut.complete
+    assert parse_feed(whole, "http://x.example/feed.xml", "f", "application/rss+xml").complete
+    # broken markup that does not end the document early: read whole, so complete
+    entity = whole.replace(b"Story 3<", b"Story &nbsp; 3<")
+    parsed = parse_feed(entity, "http://x.example/feed.xml", "f", "application/rss+xml")
+    assert parsed.warning and parsed.complete and len(parsed.entries) == 20

@@ -97,7 +97,7 @@ class SiteServer:
             inm = handler.headers.get("If-None-Match")
             ims = handler.headers.get("If-Modified-Since")
             if (inm and inm == reply.headers["ETag"]) or (
-                not inm and ims == reply.headers.get("Last-Modified")
+                not inm and ims and ims == reply.headers.get("Last-Modified")
             ):
                 reply = Reply(304, b"", {"ETag": reply.headers["ETag"]})
         handler.send_response(reply.status)
