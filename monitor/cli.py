@@ -81,6 +81,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         f"{summary.feeds_failed} failed; "
         f"new articles: {summary.new_articles}; new matches: {summary.new_matches}"
     )
+    if summary.articles_retry_later:
+        print(f"  articles whose page failed for now, asked again next crawl: {summary.articles_retry_later}")
     for name, error in summary.failures:
         print(f"  failed: {name}: {error}")
     return EXIT_FAILED if summary.feeds_failed and not polled else EXIT_OK

@@ -24,6 +24,7 @@ class FeedEntry:
     author: str = ""
     published: datetime | None = None  # UTC
     language: str = ""
+    attempts: int = 0  # crawls that tried this entry's article and failed (as stored)
 
 
 @dataclass(frozen=True)
@@ -127,4 +128,5 @@ class CrawlSummary:
     feeds_failed: int = 0
     new_articles: int = 0
     new_matches: int = 0
+    articles_retry_later: int = 0  # pages that failed for now; the next crawl asks again
     failures: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (feed, error)

@@ -37,6 +37,11 @@ DUPLICATE_KEY = 11000
 StoreError = PyMongoError  # what callers catch when the database is unreachable or refuses a write
 
 
+# Crawls that may try an entry's article (a page that fails for a while, an analysis that
+# crashes) before it is given up on: a failing page then keeps the entry's own text
+MAX_ATTEMPTS = 3
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -257,7 +262,7 @@ class Store:
         return len(new)
 
     def entries_to_follow(
-        self, feed: str, fetched: Iterable[FeedEntry] = (), max_attempts: int = 3
+        self, feed: str, fetched: Iterable[FeedEntry] = (), max_attempts: int = MAX_ATTEMPTS
     ) -> list[FeedEntry]:
         """Stored entries of a feed whose article is not stored yet: new ones, or left by an earlier
         crash. `fetched` are the entries of the feed as just fetched (checked too, by id)."""
@@ -286,6 +291,7 @@ class Store:
             author=d.get("author", ""),
             published=_aware(d.get("published")),
             language=d.get("language", ""),
+            attempts=d.get("attempts", 0),
         )
 
     def mark_entry(self, feed: str, key: str, *, done: bool, article: str = "", error: str = "") -> None:

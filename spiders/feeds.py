@@ -12,11 +12,13 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import scrapy
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.misc import load_object
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -30,7 +32,7 @@ from monitor.crawl.settings import config_overrides
 from monitor.crawl.workers import Workers
 from monitor.feeds import FAILING_FOR, FeedError
 from monitor.models import FeedEntry, FetchedPage
-from monitor.store import Store, StoreError
+from monitor.store import MAX_ATTEMPTS, Store, StoreError
 from monitor.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class FeedsSpider(scrapy.Spider):
         self.failures: dict[str, str] = {}
         self.failing_since: dict[str, datetime] = {}
         self.in_flight: dict[str, list[FeedEntry]] = {}  # canonical URL -> entries waiting for it
+        self.retry_later: set[str] = set()  # canonical URLs whose page failed for now: next crawl
         self.workers = Workers(tuple(self.config.topics.values()))
         self.max_page_bytes = self.config.crawl.max_page_bytes
         # pymongo blocks: every database call of the crawl runs on this one thread, in order,
@@ -232,6 +235,8 @@ class FeedsSpider(scrapy.Spider):
                 attach.append((url, [(e.feed, e.key) for e in waiting]))
             elif url in self.in_flight:  # being fetched for another feed in this crawl
                 self.in_flight[url].extend(waiting)
+            elif url in self.retry_later:  # failed for now in this crawl: left pending
+                continue
             else:
                 self.in_flight[url] = list(waiting)
                 requests.append(
@@ -257,8 +262,46 @@ class FeedsSpider(scrapy.Spider):
         page = FetchedPage(response.url, response.status, content_type, response.body)
         yield self._item(response.request, page)
 
-    def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
+    @cached_property
+    def _passing_failures(self) -> tuple[frozenset[int], tuple[type[BaseException], ...]]:
+        """HTTP codes and errors that say "not now" rather than "never": what Scrapy retries."""
+        settings = self.crawler.settings
+        errors = tuple(
+            e if isinstance(e, type) else load_object(e) for e in settings.getlist("RETRY_EXCEPTIONS")
+        )
+        return frozenset(settings.getlist("RETRY_HTTP_CODES")), errors
+
+    def _passing(self, failure: Failure) -> bool:
+        codes, errors = self._passing_failures
+        if failure.check(HttpError):
+            return failure.value.response.status in codes
+        return bool(failure.check(*errors))
+
+    async def article_failed(self, failure: Failure) -> AsyncIterator[ArticleItem]:
+        """A page that fails for now (a timeout, a 5xx, a 429) is asked for again by the next
+        crawls, up to MAX_ATTEMPTS in all; one that fails for good (a 404, robots.txt, too large),
+        or for the last time, keeps the entry's own text."""
         request = failure.request
-        page = FetchedPage(request.url, error=describe_failure(failure))
-        log.info("article %s not fetched (%s); keeping the feed's text", request.url, page.error)
-        yield self._item(request, page)
+        error = describe_failure(failure)
+        canonical = request.meta["canonical"]
+        waiting = self.in_flight.get(canonical, [])
+        tried = max((e.attempts for e in waiting), default=0) + 1
+        if self._passing(failure) and waiting and tried < MAX_ATTEMPTS:
+            del self.in_flight[canonical]
+            self.retry_later.add(canonical)
+            self._count("articles_retry_later")
+            log.info(
+                "article %s not fetched (%s); the next crawl tries again (%d of %d)",
+                request.url,
+                error,
+                tried,
+                MAX_ATTEMPTS,
+            )
+            try:
+                for e in waiting:
+                    await self.on_store(self.store.mark_entry, e.feed, e.key, done=False, error=error)
+            except StoreError as exc:  # left as it was: the next crawl follows it all the same
+                log.error("could not record the failure of %s: %s", request.url, exc)
+            return
+        log.info("article %s not fetched (%s); keeping the feed's text", request.url, error)
+        yield self._item(request, FetchedPage(request.url, error=error))

@@ -107,6 +107,43 @@ def test_a_feed_cut_short_in_transit_is_fetched_whole_by_the_next_crawl(tmp_path
     assert "new articles: 0" in third.stdout
 
 
+def test_a_page_that_fails_for_now_is_asked_again_and_one_that_keeps_failing_keeps_the_feed_text(
+    tmp_path, site, mongo_uri
+):
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>D</title><link>http://x/</link>'
+        b"<item><title>Truce holds</title><link>/news/down.html</link><guid>d1</guid>"
+        b"<description>Officials said the truce holds.</description></item>"
+        b"<item><title>Truce tested</title><link>/news/gone.html</link><guid>d2</guid>"
+        b"<description>The truce was tested overnight.</description></item>"
+        b"</channel></rss>"
+    )
+    site.routes["/feeds/down.xml"] = Reply(200, rss, {"Content-Type": "application/rss+xml"})
+    page = site._file("/news/geneva-ceasefire-talks.html")
+    site.routes["/news/down.html"] = Reply(503, b"down for maintenance", {"Content-Type": "text/plain"})
+    site.routes["/news/gone.html"] = Reply(504, b"gateway timeout", {"Content-Type": "text/plain"})
+    feeds = [("down", site.url("/feeds/down.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    first = newsmon(config, "crawl")
+    assert "new articles: 0" in first.stdout and "asked again next crawl: 2" in first.stdout, first.stdout
+    site.routes["/news/down.html"] = page  # back up
+    second = newsmon(config, "crawl")
+    assert "new articles: 1" in second.stdout and "asked again next crawl: 1" in second.stdout, second.stdout
+    third = newsmon(config, "crawl")  # the third failure of gone.html is its last
+    assert "new articles: 1" in third.stdout and "asked again" not in third.stdout, third.stdout
+    assert "new articles: 0" in newsmon(config, "crawl").stdout
+    assert len(site.hits("/news/gone.html")) == 3 * 2  # three crawls, each with one retry (retries: 1)
+    client, database = db(mongo_uri)
+    with client:
+        down = database.articles.find_one({"source": "page"})  # under the page's canonical URL
+        assert (
+            down["title"] == "Diplomats prepare for ceasefire talks in Geneva"
+            and "who would verify a truce" in down["text"]
+        )
+        gone = database.articles.find_one({"url": {"$regex": "gone.html"}})
+        assert gone["source"] == "feed" and gone["text"] == "The truce was tested overnight."
+
+
 def test_database_gone_mid_crawl_loses_nothing(tmp_path, site):
     data = tmp_path / "var"
 

@@ -53,5 +53,6 @@ def run_crawl(
         feeds_failed=n("feeds_failed"),
         new_articles=n("new_articles"),
         new_matches=n("new_matches"),
+        articles_retry_later=n("articles_retry_later"),
         failures=tuple(sorted(spider.failures.items())) if spider else (),
     )
