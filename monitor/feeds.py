@@ -107,6 +107,23 @@ def _gunzip(body: bytes, max_bytes: int) -> bytes:
 _CUT_SHORT = re.compile(r"no element found|unclosed token|unclosed CDATA section")
 
 
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""")
+_CHARSET_PARAM = re.compile(r";\s*charset\s*=[^;]*", re.IGNORECASE)
+
+
+def _utf8_if_mislabelled(body: bytes, content_type: str) -> str:
+    """The content type, told UTF-8 when the header or the XML declaration names a single-byte
+    charset for a body that is UTF-8 (a site moved to UTF-8 and kept its old label): feedparser
+    would decode it as that charset without complaint, as mojibake."""
+    from monitor.extraction.encoding import declared_charset, normalize_charset, utf8_despite
+
+    prolog = _XML_ENCODING.match(body[:256])
+    for label in (declared_charset(content_type), prolog and prolog.group(1).decode("ascii")):
+        if utf8_despite(body, normalize_charset(label)):
+            return _CHARSET_PARAM.sub("", content_type) + "; charset=utf-8"
+    return content_type
+
+
 def parse_feed(
     body: bytes, url: str, name: str, content_type: str | None = None, max_bytes: int = MAX_FEED_BYTES
 ) -> ParsedFeed:
@@ -114,7 +131,8 @@ def parse_feed(
     if body[:2] == b"\x1f\x8b":  # served as a .gz file rather than with Content-Encoding
         body = _gunzip(body, max_bytes)
     # Without a content type feedparser flags every document; XML rules then apply to the charset.
-    headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    content_type = _utf8_if_mislabelled(body, content_type or "application/xml")
+    headers = {"content-location": url, "content-type": content_type}
     import feedparser  # here: the crawl process needs this module's errors, not the parser
 
     if b"&#" in body:

@@ -84,3 +84,27 @@ def test_extract_article_from_bytes_with_meta_only(charset: str) -> None:
     art = extract_article(body, "https://example.test/a")
     assert text[:20] in art.text
     assert art.language == lang  # nothing declared: detected from the text
+
+
+@pytest.mark.parametrize("label", ["windows-1251", "koi8-r", "iso-8859-5"])
+def test_utf8_labelled_with_a_single_byte_charset_is_read_as_utf8(label):
+    """Any byte string decodes with a single-byte charset, so the label alone would give mojibake."""
+    text = TEXTS["windows-1251"][1]
+    body = _page(text).encode("utf-8")
+    assert text in decode_html(body, f"text/html; charset={label}")
+    assert text in decode_html(_page(text, f'<meta charset="{label}">').encode("utf-8"))
+    # and a page really in that charset is still read with it
+    assert text in decode_html(_page(text).encode(label), f"text/html; charset={label}")
+
+
+def test_a_utf16_label_on_ascii_readable_bytes_is_ignored():
+    body = _page("Talks resume on Monday.").encode("ascii")
+    body += b" " * (len(body) % 2)  # an even length, which UTF-16 decodes without an error
+    assert "Talks resume on Monday." in decode_html(body, "text/html; charset=utf-16")
+
+
+def test_a_stray_nul_byte_does_not_make_a_page_binary():
+    text = TEXTS["iso-8859-1"][1]
+    page = _page(text.replace("conseil", "con\x00seil", 1) + "</p><p>" + text).encode("utf-8")
+    article = extract_article(page, "https://news.example.org/a", content_type="text/html")
+    assert "Le conseil municipal" in article.text

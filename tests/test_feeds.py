@@ -184,3 +184,18 @@ def test_a_document_cut_short_is_read_but_marked_incomplete():
     entity = whole.replace(b"Story 3<", b"Story &nbsp; 3<")
     parsed = parse_feed(entity, "http://x.example/feed.xml", "f", "application/rss+xml")
     assert parsed.warning and parsed.complete and len(parsed.entries) == 20
+
+
+@pytest.mark.parametrize(
+    ("content_type", "declaration"),
+    [("application/rss+xml; charset=windows-1251", b""), ("application/rss+xml", b' encoding="koi8-r"')],
+)
+def test_a_utf8_feed_labelled_with_a_single_byte_charset_is_read_as_utf8(content_type, declaration):
+    title = "Переговоры о перемирии"
+    body = (
+        b'<?xml version="1.0"' + declaration + b'?><rss version="2.0"><channel><title>T</title>'
+        b"<item><title>" + title.encode() + b"</title><link>http://x.example/a</link></item></channel></rss>"
+    )
+    assert parse_feed(body, "http://x.example/feed.xml", "f", content_type).entries[0].title == title
+    cp1251 = body.replace(title.encode(), title.encode("cp1251")).replace(b"koi8-r", b"windows-1251")
+    assert parse_feed(cp1251, "http://x.example/feed.xml", "f", content_type).entries[0].title == title

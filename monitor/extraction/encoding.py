@@ -12,7 +12,7 @@ import re
 
 import charset_normalizer
 
-__all__ = ["declared_charset", "decode_html", "normalize_charset"]
+__all__ = ["declared_charset", "decode_html", "normalize_charset", "utf8_despite"]
 
 # Labels that browsers (WHATWG Encoding Standard) read as a wider superset: decoding with the
 # narrow codec would turn curly quotes and the like into mojibake or errors.
@@ -79,6 +79,24 @@ def _meta_charset(body: bytes) -> str | None:
     return m.group(1).decode("ascii", "replace") if m else None
 
 
+# Codecs that give a character for (nearly) every byte, so "the bytes decode with it" proves
+# nothing: UTF-8 labelled windows-1251 decodes, as mojibake
+_SINGLE_BYTE = re.compile(r"^(?:cp12\d\d|cp8\d\d|iso8859-\d+|koi8-\w|mac-[\w-]+|latin-1|tis-620)$")
+
+
+def utf8_despite(body: bytes, codec: str | None) -> bool:
+    """Whether a body labelled with single-byte `codec` is really UTF-8: it has non-ASCII bytes
+    and they are all valid UTF-8, which text in a single-byte charset practically never is
+    (a letter there is one byte >= 0x80, which UTF-8 allows only in fixed sequences)."""
+    if not codec or not _SINGLE_BYTE.match(codec) or body.isascii():
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _try(body: bytes, codec: str | None) -> str | None:
     if not codec:
         return None
@@ -92,6 +110,10 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
     """Decode an HTML response body, falling through to the next source when one lies."""
     bom = _bom(body)
     header = normalize_charset(declared_charset(content_type))
+    if utf8_despite(body, header):
+        header = "utf-8"
+    if header and header.startswith(("utf-16", "utf-32")) and not bom and _ascii_readable(body):
+        header = None  # a UTF-16 label on bytes that read as ASCII markup is a wrong label
     if header and not (bom and header.startswith("utf-16")):
         # A UTF-16 header without BOM would need the byte order; let the BOM decide then.
         text = _try(body[len(codecs.BOM_UTF8) :] if bom and bom[0] == "utf-8" else body, header)
@@ -102,12 +124,19 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
         if text is not None:
             return text
     meta = normalize_charset(_meta_charset(body))
+    if utf8_despite(body, meta):
+        meta = "utf-8"
     # A page that says utf-16 in a <meta> is already ASCII-readable, so it cannot be utf-16.
     if meta and not meta.startswith("utf-16") and not meta.startswith("utf-32"):
         text = _try(body, meta)
         if text is not None:
             return text
     return _detect(body, fallback=meta or header)
+
+
+def _ascii_readable(body: bytes) -> bool:
+    """The first bytes hold markup readable as ASCII (UTF-16 would put a NUL beside each)."""
+    return b"<" in body[:512] and b"\x00" not in body[:512]
 
 
 def _detect(body: bytes, fallback: str | None) -> str:
