@@ -13,10 +13,10 @@ import re
 import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from monitor.models import FeedEntry, ParsedFeed
-from monitor.urls import is_http_url
+from monitor.urls import canonical_url, is_http_url
 
 FAILING_FOR = timedelta(days=1)  # a feed failing longer is an error in the log and named in digests
 MAX_FEED_BYTES = 10 * 1024 * 1024  # crawl.max_page_size's default
@@ -61,7 +61,10 @@ def _absolute(link: str, base: str) -> str:
         absolute = urljoin(base, link)
     except ValueError:  # not a URL at all (e.g. a broken IPv6 host, "//]"): the entry has no link
         return ""
-    return absolute if is_http_url(absolute) else ""  # nor has it with a port like ":abc"
+    if not is_http_url(absolute):  # nor has it with a port like ":abc"
+        return ""
+    # nor with user:password@, which no news link needs (and Scrapy's robots.txt check chokes on)
+    return "" if "@" in urlsplit(absolute).netloc else absolute
 
 
 # A numeric character reference to no character (a lone surrogate, beyond U+10FFFF) makes
@@ -150,17 +153,25 @@ def parse_feed(
         reason = warning or "no RSS, RDF or Atom root element"
         raise FeedError(f"not a feed ({reason})")
     feed_lang = (parsed.feed.get("language") or "").split("-")[0].lower()
-    entries: list[FeedEntry] = []
-    seen: set[str] = set()
+    usable: list[tuple[Any, str, str]] = []  # (entry, link, guid)
     for raw in parsed.entries:
         # FeedBurner's original link beats its redirect; a broken one falls back to <link>
         link = _absolute(raw.get("feedburner_origlink", ""), url) or _absolute(raw.get("link", ""), url)
         if not link:  # RSS 0.91 items may carry the link only in guid
             guid = raw.get("id", "")
             link = _absolute(guid, url) if guid.startswith(("http://", "https://", "/")) else ""
-        if not link:
-            continue
-        key = (raw.get("id") or "").strip() or link
+        if link:
+            usable.append((raw, link, (raw.get("id") or "").strip()))
+    # A guid is the entry's identity, unless the feed gives it to entries with other links (some
+    # CMSs give every entry the site's address): then each of those is known by its link.
+    links_of: dict[str, set[str]] = {}
+    for _, link, guid in usable:
+        if guid:
+            links_of.setdefault(guid, set()).add(canonical_url(link))
+    entries: list[FeedEntry] = []
+    seen: set[str] = set()
+    for raw, link, guid in usable:
+        key = guid if guid and len(links_of[guid]) == 1 else link
         if key in seen:
             continue
         seen.add(key)
@@ -187,4 +198,5 @@ def parse_feed(
         language=feed_lang,
         warning=warning,
         complete=complete,
+        without_link=len(parsed.entries) - len(usable),
     )

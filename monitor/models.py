@@ -46,6 +46,7 @@ class ParsedFeed:
     warning: str = ""  # feedparser's bozo message when it recovered from bad markup
     # False when the document ends early (cut short in transit): it parses, minus its last entries
     complete: bool = True
+    without_link: int = 0  # entries skipped for want of an http(s) link to follow
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,13 @@ class Store:
         self.db.feeds.update_one({"name": name}, update, upsert=True)
 
     def record_feed_failure(
-        self, name: str, url: str, error: str, retry_after: datetime | None = None
+        self,
+        name: str,
+        url: str,
+        error: str,
+        retry_after: datetime | None = None,
+        *,
+        forget_validators: bool = False,
     ) -> None:
         now = utcnow()
         self.db.feeds.update_one({"name": name, "failing_since": None}, {"$set": {"failing_since": now}})
@@ -214,6 +220,8 @@ class Store:
             },
             upsert=True,
         )
+        if forget_validators:
+            self.db.feeds.update_one({"name": name}, {"$set": {"etag": "", "last_modified": ""}})
 
     def robots_txt(self, netloc: str, max_age: timedelta) -> bytes | None:
         """A site's robots.txt as last fetched, if younger than max_age."""

@@ -49,6 +49,10 @@ def describe_failure(failure: Failure) -> str:
     return text if name in text else f"{name}: {text}"
 
 
+def _conditional(request: Request) -> bool:
+    return b"If-None-Match" in request.headers or b"If-Modified-Since" in request.headers
+
+
 class FeedsSpider(scrapy.Spider):
     name = "feeds"
 
@@ -133,7 +137,9 @@ class FeedsSpider(scrapy.Spider):
                 priority=10,
             )
 
-    def _fail(self, name: str, url: str, error: str, when: datetime | None = None) -> None:
+    def _fail(
+        self, name: str, url: str, error: str, when: datetime | None = None, forget_validators: bool = False
+    ) -> None:
         self.failures[name] = error
         self._count("feeds_failed")
         since = self.failing_since.get(name)
@@ -142,7 +148,7 @@ class FeedsSpider(scrapy.Spider):
         else:
             log.warning("feed %s failed: %s", name, error)
         try:
-            self.store.record_feed_failure(name, url, error, when)
+            self.store.record_feed_failure(name, url, error, when, forget_validators=forget_validators)
         except StoreError as exc:
             log.error("could not record the failure of feed %s: %s", name, exc)
 
@@ -150,9 +156,14 @@ class FeedsSpider(scrapy.Spider):
         request = failure.request
         name = request.meta["feed"]
         when = None
+        forget_validators = False
         if failure.check(HttpError):
+            status = failure.value.response.status
             when = request.meta.get("retry_after") or retry_after(failure.value.response)
-        self._fail(name, request.url, describe_failure(failure), when)
+            # a 4xx to a conditional request may be about the validators (a 400 for a header too
+            # long, a 412): the next crawl asks without them rather than the same way for ever
+            forget_validators = 400 <= status < 500 and status != 429 and _conditional(request)
+        self._fail(name, request.url, describe_failure(failure), when, forget_validators)
 
     async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         name = response.meta["feed"]
@@ -165,6 +176,9 @@ class FeedsSpider(scrapy.Spider):
     async def _parse_feed(self, name: str, response: Response) -> list[Request]:
         feed = self.config.feed(name)
         fetched: tuple[FeedEntry, ...] = ()
+        if response.status == 304 and not _conditional(response.request):
+            self._fail(name, feed.url, "HTTP 304 (not modified) to a request that had nothing to compare")
+            return []
         if response.status == 304:
             self._count("feeds_not_modified")
             await self.on_store(
@@ -201,6 +215,8 @@ class FeedsSpider(scrapy.Spider):
                 )
             elif parsed.warning:
                 log.info("feed %s: recovered from bad markup (%s)", name, parsed.warning)
+            if parsed.without_link:
+                log.warning("feed %s: skipped %d entries without an http(s) link", name, parsed.without_link)
             fetched = parsed.entries
             new = await self.on_store(self.store.store_entries, list(fetched))  # before validators advance
             await self.on_store(
@@ -245,6 +261,9 @@ class FeedsSpider(scrapy.Spider):
                         callback=self.parse_article,
                         errback=self.article_failed,
                         meta={"canonical": url},
+                        # `follow` fetches each article once; Scrapy's filter would also drop, without
+                        # a word, a redirect to a page already fetched (a consent wall, a loop)
+                        dont_filter=True,
                     )
                 )
         for url, pairs in attach:

@@ -144,6 +144,49 @@ def test_a_page_that_fails_for_now_is_asked_again_and_one_that_keeps_failing_kee
         assert gone["source"] == "feed" and gone["text"] == "The truce was tested overnight."
 
 
+def test_a_feed_refusing_its_own_validators_or_answering_304_unasked_is_reported(tmp_path, site, mongo_uri):
+    def strict(server, handler) -> Reply:  # like a server that refuses headers that long
+        if handler.headers.get("If-None-Match"):
+            return Reply(400, b"Request Header Or Cookie Too Large", {"Content-Type": "text/plain"})
+        return Reply(200, server._file("/feeds/world.xml").body, {"ETag": '"' + "L" * 9000 + '"'})
+
+    site.routes["/feeds/strict.xml"] = strict
+    site.routes["/feeds/lazy.xml"] = Reply(304, b"", {})
+    feeds = [("strict", site.url("/feeds/strict.xml")), ("lazy", site.url("/feeds/lazy.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    first = newsmon(config, "crawl")
+    assert "new articles: 3" in first.stdout, first.stdout
+    assert "failed: lazy: HTTP 304 (not modified) to a request that had nothing to compare" in first.stdout
+    second = newsmon(config, "crawl")
+    assert "failed: strict: HTTP 400" in second.stdout
+    third = newsmon(config, "crawl")  # asks without the validators the server refused
+    assert "failed: strict" not in third.stdout and "1 fetched (0 not modified)" in third.stdout, third.stdout
+    assert [bool(h.get("If-None-Match")) for h in site.hits("/feeds/strict.xml")] == [False, True, False]
+
+
+def test_an_article_in_a_redirect_loop_keeps_the_feed_text(tmp_path, site, mongo_uri):
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>L</title><link>http://x/</link>'
+        b"<item><title>Truce in a loop</title><link>/news/loop1.html</link><guid>l1</guid>"
+        b"<description>The truce holds, officials said.</description></item>"
+        b"</channel></rss>"
+    )
+    site.routes["/feeds/loop.xml"] = Reply(200, rss, {"Content-Type": "application/rss+xml"})
+    site.routes["/news/loop1.html"] = Reply(302, b"", {"Location": "/news/loop2.html"})
+    site.routes["/news/loop2.html"] = Reply(302, b"", {"Location": "/news/loop1.html"})
+    feeds = [("loop", site.url("/feeds/loop.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    first = newsmon(config, "crawl")
+    assert "new articles: 1" in first.stdout, first.stdout + first.stderr
+    assert len(site.hits("/news/loop1.html")) + len(site.hits("/news/loop2.html")) == 11  # 10 redirects
+    newsmon(config, "crawl")
+    assert len(site.hits("/news/loop1.html")) + len(site.hits("/news/loop2.html")) == 11  # settled
+    client, database = db(mongo_uri)
+    with client:
+        doc = database.articles.find_one({})
+        assert doc["source"] == "feed" and doc["text"] == "The truce holds, officials said."
+
+
 def test_database_gone_mid_crawl_loses_nothing(tmp_path, site):
     data = tmp_path / "var"
 

@@ -123,6 +123,10 @@ DAMAGED_ITEMS = {
         b"<item><title>A</title><link>http://x.example:abc/a</link></item>",
         [("Fine", "http://x.example/fine")],
     ),
+    "link with a user name and password": (
+        b"<item><title>A</title><link>http://user:secret@x.example/a</link></item>",
+        [("Fine", "http://x.example/fine")],
+    ),
     "no link, and a guid with a broken IPv6 host": (
         b'<item><title>A</title><guid isPermaLink="false">http://[::1/a</guid></item>',
         [("Fine", "http://x.example/fine")],
@@ -199,3 +203,22 @@ def test_a_utf8_feed_labelled_with_a_single_byte_charset_is_read_as_utf8(content
     assert parse_feed(body, "http://x.example/feed.xml", "f", content_type).entries[0].title == title
     cp1251 = body.replace(title.encode(), title.encode("cp1251")).replace(b"koi8-r", b"windows-1251")
     assert parse_feed(cp1251, "http://x.example/feed.xml", "f", content_type).entries[0].title == title
+
+
+def test_a_guid_given_to_entries_with_other_links_does_not_hide_them():
+    items = (
+        b"<item><title>One</title><link>http://x.example/1</link><guid>http://x.example/</guid></item>"
+        b"<item><title>Two</title><link>http://x.example/2?utm_source=rss</link><guid>http://x.example/</guid></item>"
+        b"<item><title>Dup</title><link>http://x.example/3</link><guid>g3</guid></item>"
+        b"<item><title>Dup again</title><link>http://x.example/3?utm_medium=x</link><guid>g3</guid></item>"
+        b"<item><title>No link</title><description>Only text.</description></item>"
+    )
+    parsed = parse_feed(_rss(items), "http://x.example/feed.xml", "f", "application/rss+xml")
+    keys = [(e.title, e.key) for e in parsed.entries]
+    assert keys == [
+        ("One", "http://x.example/1"),
+        ("Two", "http://x.example/2?utm_source=rss"),
+        ("Dup", "http://x.example/g3"),  # the same article twice under one guid: one entry
+        ("Fine", "http://x.example/fine"),
+    ]
+    assert parsed.without_link == 1

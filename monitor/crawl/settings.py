@@ -64,6 +64,7 @@ DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 0
 RETRY_TIMES = 2
+REDIRECT_MAX_TIMES = 10  # Scrapy's 20 costs a feed stuck in a redirect loop 21 requests a crawl
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 CONCURRENT_REQUESTS = 32
 # Scrapy processes this many items of every response's output in parallel; ours is one item, or a
