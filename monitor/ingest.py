@@ -7,6 +7,7 @@ plain picklable values and the topic matcher is compiled once per process.
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import urlsplit
 
 from monitor.extraction import ExtractionError, detect_language, extract_article
@@ -33,6 +34,31 @@ def _same_site(a: str, b: str) -> bool:
         return host[4:] if host.startswith("www.") else host
 
     return bare(a) == bare(b)
+
+
+_TITLE_WORDS = re.compile(r"\w{3,}")
+
+
+def same_story(entry_title: str, page_title: str) -> bool:
+    """Whether two titles may name one story: one holds the other, or at least half the words
+    of the shorter one are in the longer. Feed and page titles of one story differ in wording
+    (a site name appended, a shortened headline) but rarely in their words; a cookie wall, a
+    login page or a section front shares none with the story that led there."""
+    a, b = entry_title.casefold().strip(), page_title.casefold().strip()
+    if not a or not b or a in b or b in a:
+        return True
+    words_a, words_b = set(_TITLE_WORDS.findall(a)), set(_TITLE_WORDS.findall(b))
+    if not words_a or not words_b:
+        return True  # nothing to judge by
+    return 2 * len(words_a & words_b) >= min(len(words_a), len(words_b))
+
+
+def led_elsewhere(entry: FeedEntry, page: FetchedPage) -> bool:
+    """The entry's link redirected to another page (not only to https or to www.)."""
+    if not page.url or page.url == entry.link:
+        return False
+    moved, own = urlsplit(canonical_url(page.url)), urlsplit(canonical_url(entry.link))
+    return (moved.path, moved.query) != (own.path, own.query)
 
 
 def choose_url(entry: FeedEntry, page: FetchedPage, declared_canonical: str) -> str:
@@ -71,8 +97,15 @@ def build_article(entry: FeedEntry, page: FetchedPage, drop_selectors: tuple[str
                     entry=entry,
                     drop_selectors=drop_selectors,
                 )
+                if entry.title and got.title and not same_story(entry.title, got.title):
+                    if led_elsewhere(entry, page):  # a cookie wall, a login page, a home page
+                        note = f"the link led to another page ({got.title!r})"
+                        return _feed_article(entry, page, note, own_link=True)
+                    canonical = ""  # the page is this story; a canonical link to elsewhere is not
+                else:
+                    canonical = got.canonical_url
                 return Article(
-                    url=choose_url(entry, page, got.canonical_url),
+                    url=choose_url(entry, page, canonical),
                     title=got.title or entry.title,
                     text=got.text,
                     feed=entry.feed,
@@ -85,9 +118,14 @@ def build_article(entry: FeedEntry, page: FetchedPage, drop_selectors: tuple[str
                 )
             except ExtractionError as exc:
                 reason = f"no article text in the page: {exc}"
+    return _feed_article(entry, page, reason)
+
+
+def _feed_article(entry: FeedEntry, page: FetchedPage, reason: str, own_link: bool = False) -> Article:
+    """The entry's own text; under its own link when the page it led to is another story's."""
     text = entry.content or entry.summary
     return Article(
-        url=choose_url(entry, page, ""),
+        url=canonical_url(entry.link) if own_link else choose_url(entry, page, ""),
         title=entry.title,
         text=text,
         feed=entry.feed,
