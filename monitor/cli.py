@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor import commands
-from monitor.config import Config, ConfigError, find_config, load_config, parse_duration
+from monitor.config import Config, ConfigError, find_config, load_config
 from monitor.embedded import EmbeddedServer, EmbeddedServerError
 
 if TYPE_CHECKING:
@@ -52,7 +52,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         print(f"{path} exists; use --force to overwrite it", file=sys.stderr)
         return EXIT_FAILED
-    path.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    # written beside it and renamed over it: a write that fails leaves the old file whole
+    partial = path.with_name(f".{path.name}.new")
+    try:
+        partial.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        if partial.is_file() and not partial.is_symlink():  # our own half-written copy
+            partial.unlink()
+        print(f"newsmon init: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"wrote {path}: edit the feeds, topics and recipients, then run `newsmon check`")
     return EXIT_OK
 
@@ -142,7 +151,18 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     config = _config(args)
-    since = datetime.now(UTC) - parse_duration(args.since) if args.since else None
+    try:
+        since = commands.since_cutoff(args.since)
+    except ValueError as exc:
+        print(f"newsmon export: --since: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.topic and args.topic not in config.topics:
+        known = ", ".join(sorted(config.topics)) or "none"
+        print(
+            f"newsmon export: --topic: no topic {args.topic!r} in the config (topics: {known})",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     out = sys.stdout
     count = 0
     with _open_store(config) as store:

@@ -325,6 +325,29 @@ def _positive_duration(text: str) -> timedelta:
     return value
 
 
+def _at_least_one(text: str) -> int:
+    value = _positive_int(text)
+    if value < 1:
+        raise ValueError(f"{text!r} must be at least 1 (0 would allow no request at all)")
+    return value
+
+
+def _crawl_interval(text: str) -> timedelta:
+    """From a second (the benchmarks crawl every few seconds) to a year: the scheduler's
+    arithmetic on dates overflows beyond that."""
+    value = parse_duration(text)
+    if not timedelta(seconds=1) <= value <= timedelta(days=365):
+        raise ValueError(f"{text!r} is not between 1s and 365d")
+    return value
+
+
+def _page_size(text: str) -> int:
+    value = parse_size(text)
+    if value < 1024:
+        raise ValueError(f"{text!r} is too small a page size (at least 1KB)")
+    return value
+
+
 def _feed_name_default(url: str) -> str:
     return urlsplit(url).hostname or url
 
@@ -354,16 +377,16 @@ def _mongodb_uri(text: str) -> str:
 
 _CRAWL_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
     # config key: (CrawlConfig field, converter)
-    "every": ("every", _positive_duration),
+    "every": ("every", _crawl_interval),
     "user_agent": ("user_agent", _nonempty),
     "obey_robots": ("obey_robots", _bool),
-    "per_site_concurrency": ("per_site_concurrency", _positive_int),
-    "concurrency": ("concurrency", _positive_int),
+    "per_site_concurrency": ("per_site_concurrency", _at_least_one),
+    "concurrency": ("concurrency", _at_least_one),
     "delay": ("delay", parse_duration),
     "autothrottle": ("autothrottle", _bool),
     "timeout": ("timeout", _positive_duration),
     "retries": ("retries", _positive_int),
-    "max_page_size": ("max_page_bytes", parse_size),
+    "max_page_size": ("max_page_bytes", _page_size),
 }
 
 
@@ -419,9 +442,17 @@ def _topics(r: _Reader, node: yaml.Node | None) -> tuple[dict[str, Topic], dict[
     if not isinstance(node, yaml.MappingNode):
         r.problem("topics", node, f"expected a mapping of topic names, got {_kind(node)}")
         return topics, sources
+    seen: set[str] = set()
     for k, v in node.value:
         name = str(k.value)
         key = f"topics.{name}"
+        if not isinstance(k, yaml.ScalarNode) or not name.strip() or k.tag == "tag:yaml.org,2002:null":
+            r.problem("topics", k, f"a topic name must be a word or a phrase, got {_kind(k)}")
+            continue
+        if name in seen:
+            r.problem(key, k, "topic name given twice")
+            continue
+        seen.add(name)
         m = r.mapping(key, v, {"keywords", "query"})
         if ("keywords" in m) == ("query" in m):
             r.problem(key, k, "give either keywords (a list of phrases) or query (a boolean query)")

@@ -183,3 +183,49 @@ def test_a_data_dir_that_cannot_hold_the_embedded_database_is_a_clear_error(tmp_
     assert "Traceback" not in done.stderr
     checked = newsmon(config, "check")
     assert checked.returncode == 1 and "database: FAILED: cannot run the embedded database" in checked.stdout
+
+
+def test_bad_arguments_are_one_line_errors_and_a_huge_period_means_everything(tmp_path, mongo_uri):
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", NO_FETCH, None))
+    for args, expected in [
+        (("export", "--since", "garbage"), "newsmon export: --since: 'garbage' is not a duration"),
+        (("export", "--since=-7d"), "newsmon export: --since: '-7d' is not a duration"),
+        (
+            ("export", "--topic", "kursks"),
+            "newsmon export: --topic: no topic 'kursks' in the config (topics: ",
+        ),
+        (("topics", "test", "truce", "--limit", "0"), "argument --limit: '0' must be at least 1"),
+    ]:
+        done = newsmon(config, *args)
+        assert done.returncode == 2 and expected in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    for args in (("export", "--since", "999999d"), ("topics", "test", "truce", "--since", "999999d")):
+        done = newsmon(config, *args)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
+
+
+def test_init_that_cannot_write_says_so_and_keeps_the_old_file(tmp_path):
+    done = newsmon(tmp_path / "missing" / "monitor.yaml", "init")
+    assert done.returncode == 1 and "newsmon init: cannot write" in done.stderr
+    assert "Traceback" not in done.stderr
+    config = tmp_path / "monitor.yaml"
+    config.write_text("# mine\n")
+    (tmp_path / ".monitor.yaml.new").mkdir()  # where init writes first: the write fails (even as root)
+    done = newsmon(config, "init", "--force")
+    assert done.returncode == 1 and "newsmon init: cannot write" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert config.read_text() == "# mine\n"  # not emptied by the failed overwrite
+
+
+def test_extract_refuses_endless_files_and_other_schemes():
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "extract", "--json", "/dev/zero", "ftp://example.org/x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    first, second = map(json.loads, done.stdout.splitlines())
+    assert done.returncode == 1
+    assert first["error"] == "ValueError: '/dev/zero' is larger than 10485760 bytes"
+    assert second["error"] == "ValueError: 'ftp://example.org/x': only http(s) URLs and files can be read"

@@ -165,3 +165,50 @@ def test_example_config_is_valid(monkeypatch):
     monkeypatch.delenv("MONITOR_MONGODB_URI", raising=False)
     config = load_config(str(Path(__file__).resolve().parents[1] / "monitor.example.yaml"))
     assert config.recipients and config.topics and config.feeds
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "  every: 30m",
+            "  every: 30m\n  per_site_concurrency: 0",
+            "monitor.yaml:6: crawl.per_site_concurrency: '0' must be at least 1",
+        ),
+        (
+            "  every: 30m",
+            "  every: 30m\n  concurrency: 0",
+            "monitor.yaml:6: crawl.concurrency: '0' must be at least 1",
+        ),
+        (
+            "  every: 30m",
+            "  every: 999999999d",
+            "monitor.yaml:5: crawl.every: '999999999d' is not between 1s and 365d",
+        ),
+        (
+            "  every: 30m",
+            "  every: 0.0001s",
+            "monitor.yaml:5: crawl.every: '0.0001s' is not between 1s and 365d",
+        ),
+        (
+            "  every: 30m",
+            "  every: 30m\n  max_page_size: 0",
+            "monitor.yaml:6: crawl.max_page_size: '0' is too small a page size",
+        ),
+        (
+            "  kursk:\n",
+            "  ceasefire:\n    query: truce\n  kursk:\n",
+            "monitor.yaml:13: topics.ceasefire: topic name given twice",
+        ),
+        (
+            "  kursk:\n",
+            '  "":\n    query: truce\n  kursk:\n',
+            "monitor.yaml:13: topics: a topic name must be",
+        ),
+        ("  kursk:\n", "  ~:\n    query: truce\n  kursk:\n", "monitor.yaml:13: topics: a topic name must be"),
+    ],
+)
+def test_values_that_would_hang_or_crash_later_are_refused(tmp_path, old, new, expected):
+    assert old in GOOD
+    found = problems(GOOD.replace(old, new), tmp_path)
+    assert any(p.startswith(f"{tmp_path}/{expected}") for p in found), found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import urllib.request
 from collections.abc import Sequence
@@ -39,8 +40,10 @@ def _record(source: str, url_map: dict[str, str]) -> dict[str, Any]:
     if source.startswith(("http://", "https://")):
         body, content_type, final_url = fetch(source)
         art = extract_article(body, final_url, content_type=content_type)
+    elif _SCHEME.match(source):
+        raise ValueError(f"{source!r}: only http(s) URLs and files can be read")
     else:
-        art = extract_article(Path(source).read_bytes(), url_map.get(source, ""))
+        art = extract_article(_read_file(Path(source)), url_map.get(source, ""))
     return {
         "url": art.url or source,
         "title": art.title,
@@ -51,6 +54,18 @@ def _record(source: str, url_map: dict[str, str]) -> dict[str, Any]:
         "image": art.image,
         "canonical_url": art.canonical_url,
     }
+
+
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+://")
+
+
+def _read_file(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """A saved page, refused beyond ``max_bytes`` as a fetched one is (``/dev/zero`` never ends)."""
+    with path.open("rb") as f:
+        body = f.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise ValueError(f"{str(path)!r} is larger than {max_bytes} bytes")
+    return body
 
 
 def _load_url_map() -> dict[str, str]:

@@ -13,9 +13,9 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
+from monitor.commands import count, since_cutoff
 from monitor.topics import Document, QueryError, Topic, TopicMatcher, compile_topic, explain, mark_text
 
 EXIT_INPUT = 1
@@ -48,7 +48,7 @@ def register(subparsers) -> None:
     p = sub.add_parser("test", help="run a query against stored articles and show the hits")
     p.add_argument("query", metavar="QUERY")
     p.add_argument("--since", default="30d", metavar="DURATION", help="articles stored in this period (30d)")
-    p.add_argument("--limit", type=int, default=20, metavar="N", help="show at most N hits (20)")
+    p.add_argument("--limit", type=count, default=20, metavar="N", help="show at most N hits (20)")
     p.add_argument("--explain", action="store_true", help="print how the query was parsed")
     p.set_defaults(func=cmd_test)
 
@@ -131,8 +131,6 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from monitor.config import parse_duration  # CLI-only dependency; keeps `topics` itself pure
-
     try:
         topic = compile_topic("query", query=args.query)
         if args.explain:
@@ -142,7 +140,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_QUERY
     try:
-        since = datetime.now(UTC) - parse_duration(args.since) if args.since else None
+        since = since_cutoff(args.since)
     except ValueError as exc:
         print(f"--since: {exc}", file=sys.stderr)
         return EXIT_INPUT
