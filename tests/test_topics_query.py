@@ -39,6 +39,12 @@ from monitor.topics import QueryError, compile_topic, explain
         ("kur*sk", 4, "'*' is only allowed at the end"),
         ("*", 1, "'*' must end a single word"),
         ("kursk !!!", 7, "no letters or digits"),
+        # misspelt operators and fields would silently become words that never match
+        ("russia NEAR/five talks", 8, "NEAR needs a distance in words (e.g. NEAR/5"),
+        ("russia near/5 talks", 8, "NEAR needs a distance in words (operators are upper case"),
+        ("russia NEAR/99999999999999999999 talks", 8, "at most 1000 words"),
+        ("titel:kursk", 1, "unknown field titel: (fields are title: and site:"),
+        ("kursk sites:example.org", 7, "unknown field sites:"),
     ],
 )
 def test_malformed_query(query: str, column: int, reason: str) -> None:
@@ -68,6 +74,8 @@ def test_query_error_is_a_value_error() -> None:
         "site:example.org",  # positive on its own: evaluated for every document
         "a AND b OR c NOT d",
         "and or not near",  # lower case: words
+        '"titel:kursk" "near/5"',  # quoted: as written
+        "talks at 10:30",  # digits before a colon: no field
     ],
 )
 def test_valid_queries_compile(query: str) -> None:

@@ -101,6 +101,8 @@ class _Tok:
 
 _OPERATORS = {"AND", "OR", "NOT"}
 _NEAR_RE = re.compile(r"NEAR(?:/(\d*))?$")
+_FIELD_RE = re.compile(r"([^\W\d_]+):(?=.)")  # letters, a colon, then the term: a field
+MAX_NEAR = 1000  # words; further apart is no longer "near" (and keeps the number small)
 _SPECIAL = set('()"')
 _DOMAIN_RE = re.compile(r"^[\w.-]+$")
 
@@ -151,10 +153,25 @@ def _lex(query: str) -> list[_Tok]:
             if near:
                 if not near.group(1):
                     raise QueryError("NEAR needs a distance in words, e.g. NEAR/5", query, col)
-                if int(near.group(1)) < 1:
-                    raise QueryError("NEAR distance must be at least 1", query, col)
+                if not 1 <= int(near.group(1)[:5]) <= MAX_NEAR:
+                    raise QueryError(
+                        f"NEAR distance must be at least 1 and at most {MAX_NEAR} words", query, col
+                    )
                 toks.append(_Tok("NEAR", word, col, number=int(near.group(1))))
                 continue
+            if lower.startswith("near/"):  # a NEAR/n misspelt would silently be two words
+                hint = "operators are upper case, e.g. NEAR/5" if word[:4] != "NEAR" else "e.g. NEAR/5"
+                raise QueryError(
+                    f'NEAR needs a distance in words ({hint}; quote "{word}" to search for it)', query, col
+                )
+            field_name = _FIELD_RE.match(lower)
+            if field_name and field_name.group(1) not in ("title", "site"):
+                raise QueryError(
+                    f'unknown field {field_name.group(1)}: (fields are title: and site:; quote "{word}" to'
+                    " search for it as written)",
+                    query,
+                    col,
+                )
             field = ""
             if lower.startswith("site:"):
                 domain = lower[5:].strip(".")
