@@ -22,7 +22,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import Config, Recipient, format_duration, load_config
+from monitor.cli import EXIT_CONFIG
+from monitor.config import Config, ConfigError, Recipient, format_duration, load_config
 from monitor.crawl.launcher import CrawlLauncher
 from monitor.delivery import send_due_digests
 from monitor.embedded import EmbeddedServer, EmbeddedServerError
@@ -43,13 +44,24 @@ def crawl_job(config_path: str, signature: str = "") -> None:
         return
     took = (datetime.now(UTC) - started).total_seconds()
     summary = run.output.strip().replace("\n", " | ")
+    if run.exit_code == EXIT_CONFIG:  # its problems went to stderr, one a line
+        log.error(
+            "crawl not run: %s has errors (`newsmon check` lists them); the next crawl reads it again",
+            config_path,
+        )
+        return
     log.info("crawl finished in %.1fs (exit %s): %s", took, run.exit_code, summary)
     if run.exit_code in (0, 1):
         digest_job(config_path, None)
 
 
 def digest_job(config_path: str, email: str | None, signature: str = "") -> None:
-    config = load_config(config_path)
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:  # an edit in progress: the digest stays due, sent once it is fixed
+        problems = "; ".join(str(p) for p in exc.problems)
+        log.error("digest %s not sent: the config has errors: %s", email or "(all due)", problems)
+        return
     with Store.open(config.storage) as store:
         for r in send_due_digests(config, store, datetime.now(UTC), to=[email] if email else None):
             if r.status != "not-due":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -185,3 +186,18 @@ def test_ctrl_c_stops_a_running_crawl_once_and_cleanly(tmp_path, site, mongo_uri
     # Given Ctrl-C as well, Scrapy took the second signal as "stop now" and dropped it.
     assert "crawl finished" in out and "feeds: 1 fetched (0 not modified), 0 failed" in out
     assert "stopped" in out
+
+
+def test_a_config_broken_while_it_runs_costs_one_log_line_per_job_and_no_traceback(tmp_path, caplog):
+    from monitor import scheduler
+
+    config = write_config(tmp_path / "monitor.yaml", "crawl:\n  every: sometimes\n")  # an edit half done
+    with caplog.at_level(logging.INFO, logger="newsmon.scheduler"):
+        scheduler.digest_job(str(config), "alice@example.org")  # raised out of the job before
+        scheduler.crawl_job(str(config))
+    messages = [r.getMessage() for r in caplog.records]
+    assert (
+        f"digest alice@example.org not sent: the config has errors: {config}:2: crawl.every:" in messages[0]
+    )
+    assert messages[1].startswith(f"crawl not run: {config} has errors")
+    assert len(messages) == 2 and all(r.levelname == "ERROR" and not r.exc_info for r in caplog.records)
