@@ -1,6 +1,7 @@
 """Digest selection, ranking and rendering: pure functions from items to a MIME message.
 
-Everything in an item was scraped and is untrusted: the HTML template autoescapes, links
+Everything in an item was scraped and is untrusted: the HTML template autoescapes, the text
+template keeps each scraped string on one line, both drop bidi override characters, links
 pass through `safe_url` (http(s) only), and templates run in Jinja's sandbox because users
 may edit them.
 """
@@ -108,12 +109,27 @@ def highlight_html(snippet: str, highlights: tuple[tuple[int, int], ...]) -> Mar
     return Markup("".join(out))
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# every line break str.splitlines() knows (email's set_content() breaks lines at the same ones)
+_LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x9f]")
+# embedding, override and isolate controls: they make text read in another order than it is
+_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 
 
 def _plain(value: object) -> object:
-    """Finalizer for the text template: scraped strings lose control characters."""
-    return _CONTROL.sub("", value) if isinstance(value, str) else value
+    """Finalizer for the text template: a scraped string stays on its own line (no forged items,
+    links or headers under an item) and loses control and bidi override characters."""
+    if not isinstance(value, str):
+        return value
+    return _BIDI.sub("", _CONTROL.sub("", _LINE_BREAKS.sub(" ", value)))
+
+
+def _html(value: object) -> object:
+    """Finalizer for the HTML template: scraped strings lose bidi override characters (escaping
+    comes after, and already-escaped Markup stays Markup)."""
+    if isinstance(value, Markup):
+        return Markup(_BIDI.sub("", value))
+    return _BIDI.sub("", value) if isinstance(value, str) else value
 
 
 @functools.cache
@@ -125,7 +141,7 @@ def _environment(autoescape: bool, templates: Path) -> SandboxedEnvironment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        finalize=None if autoescape else _plain,
+        finalize=_html if autoescape else _plain,
     )
     env.filters["safe_url"] = safe_url
     env.filters["highlight_html"] = lambda item: highlight_html(item.snippet, item.highlights)
