@@ -213,12 +213,15 @@ def parse_css_selector(text: str) -> str:
     return str(text)
 
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$|^[^@\s<>]+@localhost$")
+_ATOM = r"[^\s\x00-\x1f\x7f@<>()\[\],;:\\\".]+"  # no space, control, special or dot
+_EMAIL = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@(?:(?:{_ATOM}\.)+{_ATOM}|localhost)$")
 
 
 def parse_email(text: str) -> str:
+    """Exactly one bare address (user@example.org): the digest goes to this and nothing else,
+    so a comma, a second address or a display name is refused, not guessed at."""
     if not _EMAIL.match(str(text).strip()):
-        raise ValueError(f"{text!r} is not an email address")
+        raise ValueError(f"{text!r} is not an email address (one address, like alice@example.org)")
     return str(text).strip()
 
 
@@ -451,13 +454,26 @@ def _recipients(r: _Reader, node: yaml.Node | None, topics: set[str]) -> tuple[R
     if node is None:
         return ()
     out: list[Recipient] = []
+    seen: dict[str, tuple[int, int]] = {}  # lower-cased email -> (index, line) of its first entry
     for i, item in enumerate(r.sequence("recipients", node)):
         key = f"recipients[{i}]"
         m = r.mapping(key, item, {"email", "topics", "at", "timezone"})
         if "email" not in m:
             r.problem(f"{key}.email", item, "missing (every recipient needs an email)")
             continue
-        email = r.scalar(f"{key}.email", m["email"][1], parse_email)
+        enode = m["email"][1]
+        email = r.scalar(f"{key}.email", enode, parse_email)
+        if email and email.lower() in seen:  # one job and one digest a day per address: merge them
+            first, line = seen[email.lower()]
+            r.problem(
+                f"{key}.email",
+                enode,
+                f"{email!r} is recipients[{first}] (line {line}) again: list each address once, "
+                "with all its topics",
+            )
+            email = None  # its other keys are still checked
+        if email:
+            seen[email.lower()] = (i, enode.start_mark.line + 1)
         names: tuple[str, ...] = ()
         if "topics" in m:
             tnode = m["topics"][1]

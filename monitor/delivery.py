@@ -56,7 +56,7 @@ def send_digest(
         path = write_outbox(msg, config.outbox, tag="-dry-run")
         return DigestResult(recipient.email, "dry-run", len(digest), str(path))
     try:
-        reply = send(msg, config.mail, config.outbox)
+        reply = send(msg, config.mail, config.outbox, to=recipient.email)
     except MailError as exc:
         log.error("digest for %s not sent: %s (will retry)", recipient.email, exc)
         return DigestResult(recipient.email, "failed", len(digest), str(exc))

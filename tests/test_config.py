@@ -132,6 +132,22 @@ def test_environment_overrides_uri(tmp_path, monkeypatch):
             "  smtp: smtp://user@smtp.example.org:5870000",
             "monitor.yaml:22: mail.smtp: 'smtp://user@smtp.example.org:5870000' is not an SMTP URL",
         ),
+        # found by the mail review: these passed, and were mailed to (or from) a wrong address
+        (
+            "  - email: alice@example.org",
+            "  - email: alice@example.org,example.net",
+            "monitor.yaml:16: recipients[0].email: 'alice@example.org,example.net' is not an email address",
+        ),
+        (
+            "  - email: alice@example.org",
+            "  - email: Alice <alice@example.org>",
+            "monitor.yaml:16: recipients[0].email: 'Alice <alice@example.org>' is not an email address",
+        ),
+        (
+            "    timezone: Europe/Kyiv",
+            "    timezone: Europe/Kyiv\n  - email: Alice@Example.org\n    topics: [kursk]",
+            "monitor.yaml:20: recipients[1].email: 'Alice@Example.org' is recipients[0] (line 16) again",
+        ),
     ],
 )
 def test_each_error_names_file_key_and_line(tmp_path, old, new, expected):
