@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time, timedelta
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -99,8 +100,13 @@ class SmtpTarget:
 
 @dataclass(frozen=True)
 class MailConfig:
-    sender: str = "newsmon <newsmon@localhost>"
+    sender: str = "newsmon <newsmon@localhost>"  # the From header: one address (parse_sender)
     smtp: SmtpTarget | None = None  # None: write .eml files to <data_dir>/outbox
+
+    @property
+    def sender_address(self) -> str:
+        """The envelope sender (MAIL FROM): the address in `sender`, without its display name."""
+        return parse_sender(self.sender)[1]
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,29 @@ def parse_email(text: str) -> str:
     if not _EMAIL.match(str(text).strip()):
         raise ValueError(f"{text!r} is not an email address (one address, like alice@example.org)")
     return str(text).strip()
+
+
+_NAMED = re.compile(
+    r'^(?:"(?P<quoted>(?:[^"\\\r\n]|\\[^\r\n])*)"|(?P<phrase>[^"<>()\[\]\\,;:@\r\n]*?))\s*<(?P<addr>[^<>]*)>$'
+)
+
+
+def parse_sender(text: str) -> tuple[str, str]:
+    """mail.from: one address, bare or as `name <address>` -> (From header, envelope address).
+    A display name holding a comma must be quoted, else the header reads as two addresses."""
+    raw = str(text).strip()
+    if "<" not in raw and ">" not in raw and _EMAIL.match(raw):
+        return raw, raw
+    m = _NAMED.match(raw)
+    if m is None:
+        raise ValueError(
+            f"{text!r} is not one address (write name <address>, and quote a name holding a comma, "
+            'as in "News desk, Kyiv" <news@example.org>)'
+        )
+    address = parse_email(m.group("addr"))
+    name = re.sub(r"\\(.)", r"\1", m.group("quoted")) if m.group("quoted") is not None else m.group("phrase")
+    user, _, domain = address.rpartition("@")
+    return str(Address(name.strip(), user, domain)), address
 
 
 # ---------------------------------------------------------------- node-tree validation
@@ -499,11 +528,11 @@ def _mail(r: _Reader, node: yaml.Node | None) -> MailConfig:
     if node is None:
         return MailConfig()
     m = r.mapping("mail", node, {"from", "smtp"})
-    sender = r.scalar("mail.from", m["from"][1], _nonempty) if "from" in m else MailConfig.sender
+    parsed = r.scalar("mail.from", m["from"][1], parse_sender) if "from" in m else None
     smtp = None
     if "smtp" in m and m["smtp"][1].tag != "tag:yaml.org,2002:null":
         smtp = r.scalar("mail.smtp", m["smtp"][1], parse_smtp)
-    return MailConfig(sender or MailConfig.sender, smtp)
+    return MailConfig(parsed[0] if parsed else MailConfig.sender, smtp)
 
 
 _TOP_KEYS = {"storage", "crawl", "feeds", "topics", "recipients", "mail"}

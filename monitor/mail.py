@@ -58,14 +58,14 @@ def _session(target: SmtpTarget) -> Iterator[smtplib.SMTP]:
 
 
 def send(msg: EmailMessage, mail: MailConfig, outbox: Path, *, to: str) -> str:
-    """Hand the message over for exactly `to` (the envelope is never read back from the headers);
-    return what the server said (or the outbox path). Raises MailError."""
+    """Hand the message over from mail.from's address to exactly `to` (the envelope is never
+    guessed from the headers); return what the server said (or the outbox path). Raises MailError."""
     if mail.smtp is None:
         return f"outbox {write_outbox(msg, outbox)}"
     target = mail.smtp
     try:
         with _session(target) as client:
-            refused = client.send_message(msg, to_addrs=[to])
+            refused = client.send_message(msg, from_addr=mail.sender_address, to_addrs=[to])
     except (OSError, smtplib.SMTPException) as exc:  # only the error: never the password
         raise MailError(f"SMTP {target.host}:{target.port}: {exc}") from None
     if refused:

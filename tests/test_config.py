@@ -144,6 +144,21 @@ def test_environment_overrides_uri(tmp_path, monkeypatch):
             "monitor.yaml:16: recipients[0].email: 'Alice <alice@example.org>' is not an email address",
         ),
         (
+            '  from: "newsmon <newsmon@example.org>"',
+            '  from: "News monitor, Kyiv desk <newsmon@example.org>"',
+            "monitor.yaml:21: mail.from: 'News monitor, Kyiv desk <newsmon@example.org>' is not one address",
+        ),
+        (
+            '  from: "newsmon <newsmon@example.org>"',
+            '  from: "newsmon@example.org, other@example.org"',
+            "monitor.yaml:21: mail.from: 'newsmon@example.org, other@example.org' is not one address",
+        ),
+        (
+            '  from: "newsmon <newsmon@example.org>"',
+            '  from: "newsmon <newsmon>"',
+            "monitor.yaml:21: mail.from: 'newsmon' is not an email address",
+        ),
+        (
             "    timezone: Europe/Kyiv",
             "    timezone: Europe/Kyiv\n  - email: Alice@Example.org\n    topics: [kursk]",
             "monitor.yaml:20: recipients[1].email: 'Alice@Example.org' is recipients[0] (line 16) again",
@@ -154,6 +169,19 @@ def test_each_error_names_file_key_and_line(tmp_path, old, new, expected):
     assert old in GOOD
     found = problems(GOOD.replace(old, new), tmp_path)
     assert any(p.startswith(f"{tmp_path}/{expected}") for p in found), found
+
+
+def test_mail_addresses_are_parsed(tmp_path):
+    text = GOOD.replace(
+        '"newsmon <newsmon@example.org>"', """'"News monitor, Kyiv desk" <news@example.org>'"""
+    )
+    mail = parse_config(text, tmp_path / "monitor.yaml").mail
+    assert mail.sender == '"News monitor, Kyiv desk" <news@example.org>'
+    assert mail.sender_address == "news@example.org"
+    bare = parse_config(
+        GOOD.replace('"newsmon <newsmon@example.org>"', "news@example.org"), tmp_path / "m.yaml"
+    )
+    assert bare.mail.sender == bare.mail.sender_address == "news@example.org"
 
 
 def test_all_problems_reported_at_once(tmp_path):
