@@ -14,7 +14,7 @@ from datetime import time, timedelta
 from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -192,6 +192,19 @@ def parse_timezone(text: str) -> str:
     return str(text)
 
 
+def mask_password(url: str) -> str:
+    """The URL as it may be shown: whatever follows the user name in its userinfo becomes ***.
+    Done on the text, not on urlsplit()'s parts, so that it holds for URLs urlsplit cannot parse
+    (a password with '/' or '@' in it, a bad port, no scheme)."""
+    if "@" not in url:
+        return url
+    left, _, host = url.rpartition("@")
+    scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", left)
+    head = scheme.group(0) if scheme else ""
+    user, colon, _ = left[len(head) :].partition(":")
+    return f"{head}{user}:***@{host}" if colon else url
+
+
 def parse_smtp(text: str) -> SmtpTarget:
     schemes = {"smtp": ("starttls", 587), "smtps": ("ssl", 465), "smtp+plain": ("none", 25)}
     try:
@@ -201,12 +214,14 @@ def parse_smtp(text: str) -> SmtpTarget:
         parts, given_port = None, None
     if parts is None or parts.scheme not in schemes or not parts.hostname:
         raise ValueError(
-            f"{text!r} is not an SMTP URL (smtp://[user@]host[:port], smtps://…, smtp+plain://…)"
+            f"{mask_password(str(text))!r} is not an SMTP URL "
+            "(smtp://[user@]host[:port], smtps://…, smtp+plain://…)"
         )
     if parts.password:
         raise ValueError(f"put the SMTP password in ${ENV_SMTP_PASSWORD}, not in the config")
     security, port = schemes[parts.scheme]
-    return SmtpTarget(parts.hostname, given_port or port, parts.username or "", security)
+    user = unquote(parts.username or "")  # newsmon%40example.org is the user newsmon@example.org
+    return SmtpTarget(parts.hostname, given_port or port, user, security)
 
 
 def parse_css_selector(text: str) -> str:

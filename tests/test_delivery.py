@@ -1,0 +1,83 @@
+"""Sending digests against a real SMTP server and a real database: each item once, to exactly
+the recipient, whatever the server answers after it accepted the message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import write_config
+
+from monitor.config import Config, parse_config
+from monitor.delivery import send_digest
+from monitor.models import Article, Ingested, TopicHit
+from monitor.store import Store
+
+SENDER = '"News monitor, Kyiv desk" <newsmon@example.org>'
+
+
+def make_config(tmp_path: Path, mongo_uri: str, smtp_url: str, sender: str = SENDER) -> Config:
+    text = f"""\
+storage:
+  mongodb_uri: {mongo_uri}
+  data_dir: {tmp_path / "var"}
+topics:
+  ceasefire:
+    keywords: [truce]
+recipients:
+  - email: alice@example.org
+    topics: [ceasefire]
+mail:
+  from: '{sender}'
+  smtp: {smtp_url}
+"""
+    return parse_config(text, write_config(tmp_path / "monitor.yaml", text))
+
+
+@pytest.fixture
+def store(tmp_path, mongo_uri, monkeypatch):
+    monkeypatch.delenv("MONITOR_MONGODB_URI", raising=False)
+    monkeypatch.delenv("MONITOR_SMTP_PASSWORD", raising=False)
+    config = make_config(tmp_path, mongo_uri, "smtp+plain://127.0.0.1:25")
+    with Store.open(config.storage) as s:
+        yield s
+        s.client.drop_database(s.db.name)
+
+
+def seed(store: Store, n: int = 2, matched_at: datetime | None = None) -> None:
+    """n articles matching `ceasefire`; matched at `matched_at` (re-inserted: the embedded server
+    would turn a datetime written by $set into a string)."""
+    hit = TopicHit("ceasefire", ("truce",), "a truce", ((2, 7),), 1.0)
+    store.store_ingested(
+        [
+            Ingested(Article(f"https://n.example/{i}", f"t{i}", "truce", "w", "page"), (hit,), ())
+            for i in range(n)
+        ]
+    )
+    if matched_at is not None:
+        docs = list(store.db.matches.find({}))
+        store.db.matches.delete_many({})
+        store.db.matches.insert_many([{**d, "matched_at": matched_at} for d in docs])
+
+
+def send(config: Config, store: Store, now: datetime | None = None):
+    return send_digest(config, store, config.recipients[0], now or datetime.now(UTC), force=True)
+
+
+def test_the_envelope_is_the_parsed_sender_and_exactly_the_recipient(tmp_path, mongo_uri, store, smtp):
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    seed(store)
+    assert send(config, store).status == "sent"
+    assert box.envelopes == [("newsmon@example.org", ["alice@example.org"])]
+    assert box.messages[0]["From"] == SENDER
+
+
+def test_a_percent_encoded_user_name_logs_in_decoded(tmp_path, mongo_uri, store, smtp_login, monkeypatch):
+    box, port = smtp_login
+    box.login = ("newsmon@example.org", "s3cret")
+    monkeypatch.setenv("MONITOR_SMTP_PASSWORD", "s3cret")
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://newsmon%40example.org@127.0.0.1:{port}")
+    seed(store)
+    assert send(config, store).status == "sent" and len(box.messages) == 1
