@@ -47,7 +47,7 @@ def _session(target: SmtpTarget) -> Iterator[smtplib.SMTP]:
         )
     else:
         client = smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT_S)
-    with client:
+    try:
         client.ehlo()
         if target.security == "starttls":
             client.starttls(context=context)
@@ -55,6 +55,17 @@ def _session(target: SmtpTarget) -> Iterator[smtplib.SMTP]:
         if target.user:
             client.login(target.user, target.password)
         yield client
+    finally:
+        _quit(client)
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    """Say goodbye, whatever the server answers: a message it accepted with 250 stays accepted even
+    when QUIT gets a 421 or the connection drops (`with smtplib.SMTP` raised on anything but 221)."""
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()
 
 
 def send(msg: EmailMessage, mail: MailConfig, outbox: Path, *, to: str) -> str:

@@ -65,6 +65,17 @@ def send(config: Config, store: Store, now: datetime | None = None):
     return send_digest(config, store, config.recipients[0], now or datetime.now(UTC), force=True)
 
 
+def test_a_quit_reply_other_than_221_after_acceptance_counts_as_sent(tmp_path, mongo_uri, store, smtp):
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    seed(store)
+    box.quit_reply = "421 4.4.2 closing, idle timeout"
+    sent = send(config, store)
+    assert sent.status == "sent" and sent.items == 2
+    assert send(config, store).status == "nothing-new"
+    assert len(box.messages) == 1
+
+
 def test_the_envelope_is_the_parsed_sender_and_exactly_the_recipient(tmp_path, mongo_uri, store, smtp):
     box, port = smtp
     config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
