@@ -11,13 +11,17 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from monitor.config import MailConfig, SmtpTarget
+from monitor.config import ENV_SMTP_PASSWORD, MailConfig, SmtpTarget
 
 SMTP_TIMEOUT_S = 30
 
 
 class MailError(RuntimeError):
     """The message was not accepted; nothing may be recorded as sent."""
+
+
+class LoginError(smtplib.SMTPException):
+    """Logging in could not even be tried; the message says why, never with the password."""
 
 
 def _safe_name(text: str) -> str:
@@ -53,10 +57,20 @@ def _session(target: SmtpTarget) -> Iterator[smtplib.SMTP]:
             client.starttls(context=context)
             client.ehlo()
         if target.user:
-            client.login(target.user, target.password)
+            _login(client, target)
         yield client
     finally:
         _quit(client)
+
+
+def _login(client: smtplib.SMTP, target: SmtpTarget) -> None:
+    """smtplib sends user name and password as ASCII only: say so, rather than let its
+    UnicodeEncodeError (no SMTPException, so uncaught) end the command with a traceback."""
+    try:
+        client.login(target.user, target.password)
+    except UnicodeError:
+        which = "the user name" if not target.user.isascii() else f"${ENV_SMTP_PASSWORD}"
+        raise LoginError(f"cannot log in: {which} holds characters other than ASCII") from None
 
 
 def _quit(client: smtplib.SMTP) -> None:

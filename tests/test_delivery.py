@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import write_config
+from conftest import newsmon, write_config
 
 from monitor.config import Config, parse_config
 from monitor.delivery import send_digest
@@ -92,3 +92,23 @@ def test_a_percent_encoded_user_name_logs_in_decoded(tmp_path, mongo_uri, store,
     config = make_config(tmp_path, mongo_uri, f"smtp+plain://newsmon%40example.org@127.0.0.1:{port}")
     seed(store)
     assert send(config, store).status == "sent" and len(box.messages) == 1
+
+
+PASSWORD = "пароль-2026"
+
+
+def test_a_non_ascii_password_fails_cleanly(tmp_path, mongo_uri, store, smtp_login, monkeypatch):
+    box, port = smtp_login
+    box.login = ("newsmon", PASSWORD)
+    monkeypatch.setenv("MONITOR_SMTP_PASSWORD", PASSWORD)
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://newsmon@127.0.0.1:{port}")
+    seed(store)
+    failed = send(config, store)
+    assert failed.status == "failed" and "ASCII" in failed.detail and PASSWORD not in failed.detail
+    assert box.messages == []
+
+    check = newsmon(config.path, "check", env={"MONITOR_SMTP_PASSWORD": PASSWORD}, timeout=60)
+    assert check.returncode == 1
+    assert any(line.startswith("mail: FAILED: ") and "ASCII" in line for line in check.stdout.splitlines())
+    assert "Traceback" not in check.stderr and "schedule:" in check.stdout
+    assert PASSWORD not in check.stdout + check.stderr
