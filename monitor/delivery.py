@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.config import Config, Recipient
 from monitor.digest import LOOKBACK, build_digest, build_message, last_slot
@@ -14,11 +15,15 @@ from monitor.store import Store
 
 log = logging.getLogger(__name__)
 
+# How long a sender's claim on a recipient lasts. A send takes seconds (each SMTP step times out
+# after SMTP_TIMEOUT_S); a sender that crashed keeps its recipient's digest waiting this long.
+CLAIM_TTL = timedelta(minutes=10)
+
 
 @dataclass(frozen=True)
 class DigestResult:
     recipient: str
-    status: str  # "sent", "nothing-new", "not-due", "failed", "dry-run"
+    status: str  # "sent", "nothing-new", "not-due", "in-progress", "failed", "dry-run"
     items: int = 0
     detail: str = ""
 
@@ -42,9 +47,38 @@ def send_digest(
     force: bool = False,
     dry_run: bool = False,
 ) -> DigestResult:
+    """Send one recipient's unsent items, once. Sending is claimed first, atomically in the
+    database, so a second sender at the same time (another `newsmon digest`, or `newsmon run`'s
+    after-crawl digest beside the recipient's own job) sends nothing; what it would have sent is
+    in the first one's digest, or in the next."""
     slot = now if force else last_slot(recipient.at, recipient.timezone, now)
     if not force and not dry_run and store.digest_done(recipient.email, slot):
         return DigestResult(recipient.email, "not-due")
+    if dry_run:  # records nothing, so it needs no claim
+        return _compose_and_send(config, store, recipient, now, slot, dry_run=True)
+    owner = uuid.uuid4().hex
+    if not store.claim_digest(recipient.email, owner, CLAIM_TTL):
+        return DigestResult(
+            recipient.email, "in-progress", detail="another newsmon is sending this digest now"
+        )
+    try:
+        if not force and store.digest_done(recipient.email, slot):  # done while we were getting here
+            return DigestResult(recipient.email, "not-due")
+        return _compose_and_send(config, store, recipient, now, slot)
+    finally:
+        store.release_digest(recipient.email, owner)
+
+
+def _compose_and_send(
+    config: Config,
+    store: Store,
+    recipient: Recipient,
+    now: datetime,
+    slot: datetime,
+    *,
+    dry_run: bool = False,
+) -> DigestResult:
+    """Select, render and send (or render to the outbox); record only what the server accepted."""
     items = store.unsent_items(recipient.email, recipient.topics, now - LOOKBACK)
     digest = build_digest(recipient.email, recipient.topics, items, now, failing_feeds(config, store, now))
     if not len(digest):

@@ -3,8 +3,9 @@
 Collections, one purpose each: feeds (fetch state, health), entries (raw feed items), pending
 (entries whose article is not stored yet), pages (fetched HTML, zlib-compressed), articles (clean
 text, unique by canonical URL), matches (article x topic), deliveries (what was mailed to whom),
-digests (which scheduled digest of a recipient is done), robots (robots.txt kept a day), meta
-(one-time migrations done). Unique indexes make every write idempotent, so a crash and a re-run
+digests (which scheduled digest of a recipient is done), sending (per recipient: which process
+is sending its digest now, until when), robots (robots.txt kept a day), meta (one-time
+migrations done). Unique indexes make every write idempotent, so a crash and a re-run
 never duplicate. Writes use insert_many(ordered=False).
 
 What a crawl looks up or marks again and again it finds by `_id`: entries and articles get
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
@@ -484,6 +485,28 @@ class Store:
             for a in articles
         ]
         _insert_new(self.db.deliveries, docs)
+
+    def claim_digest(self, recipient: str, owner: str, ttl: timedelta) -> bool:
+        """Take the right to send this recipient's digest for `ttl`, atomically: False when another
+        sender holds a claim that has not run out. One document per recipient, updated only when
+        its claim is free or expired, else the upsert collides with its `_id` (DuplicateKeyError
+        on MongoDB; the embedded server answers no document instead). Times are epoch seconds, so
+        the server compares numbers (it would turn a datetime written by $set into a string)."""
+        now = utcnow().timestamp()
+        try:
+            doc = self.db.sending.find_one_and_update(
+                {"_id": recipient, "until": {"$lt": now}},
+                {"$set": {"owner": owner, "until": now + ttl.total_seconds()}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            return False
+        return doc is not None and doc.get("owner") == owner
+
+    def release_digest(self, recipient: str, owner: str) -> None:
+        """Give a claim back (only our own: one that ran out may be someone else's by now)."""
+        self.db.sending.update_one({"_id": recipient, "owner": owner}, {"$set": {"owner": "", "until": 0.0}})
 
     def digest_done(self, recipient: str, slot: datetime) -> bool:
         return self.db.digests.count_documents({"recipient": recipient, "slot": slot}, limit=1) > 0

@@ -3,7 +3,9 @@ the recipient, whatever the server answers after it accepted the message."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,40 @@ def seed(store: Store, n: int = 2, matched_at: datetime | None = None) -> None:
 
 def send(config: Config, store: Store, now: datetime | None = None):
     return send_digest(config, store, config.recipients[0], now or datetime.now(UTC), force=True)
+
+
+def test_two_senders_at_once_mail_the_items_once(tmp_path, mongo_uri, store, smtp):
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    seed(store)
+    box.delay = 2  # the first sender is still in DATA when the second starts
+    results = []
+
+    def sender() -> None:
+        with Store.open(config.storage) as own:  # a connection of its own, as another process has
+            results.append(send(config, own))
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for t in threads:
+        t.start()
+        time.sleep(0.3)
+    for t in threads:
+        t.join(30)
+    assert len(box.messages) == 1
+    assert sorted(r.status for r in results) == ["in-progress", "sent"]
+    box.delay = 0
+    assert send(config, store).status == "nothing-new"  # the claim was released
+    assert len(box.messages) == 1
+
+
+def test_a_crashed_senders_claim_expires(tmp_path, mongo_uri, store, smtp):
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    seed(store)
+    assert store.claim_digest("alice@example.org", "crashed", timedelta(seconds=1)) is not None
+    assert send(config, store).status == "in-progress" and box.messages == []
+    time.sleep(1.2)  # the crashed sender never released its claim; it runs out
+    assert send(config, store).status == "sent" and len(box.messages) == 1
 
 
 def test_a_quit_reply_other_than_221_after_acceptance_counts_as_sent(tmp_path, mongo_uri, store, smtp):
