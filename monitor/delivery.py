@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config import Config, Recipient
-from monitor.digest import LOOKBACK, build_digest, build_message, last_slot
+from monitor.digest import LOOKBACK, MAX_BACKLOG, build_digest, build_message, last_slot, window_start
 from monitor.feeds import FAILING_FOR
 from monitor.mail import MailError, send, write_outbox
 from monitor.store import Store
@@ -55,18 +55,46 @@ def send_digest(
     if not force and not dry_run and store.digest_done(recipient.email, slot):
         return DigestResult(recipient.email, "not-due")
     if dry_run:  # records nothing, so it needs no claim
-        return _compose_and_send(config, store, recipient, now, slot, dry_run=True)
+        start = window_start(store.digest_window(recipient.email), now)
+        return _compose_and_send(config, store, recipient, now, slot, start, dry_run=True)
     owner = uuid.uuid4().hex
     if not store.claim_digest(recipient.email, owner, CLAIM_TTL):
         return DigestResult(
             recipient.email, "in-progress", detail="another newsmon is sending this digest now"
         )
+    window = None  # where the next digest's window starts: unchanged unless set below
     try:
         if not force and store.digest_done(recipient.email, slot):  # done while we were getting here
             return DigestResult(recipient.email, "not-due")
-        return _compose_and_send(config, store, recipient, now, slot)
+        left = store.digest_window(recipient.email)
+        start = window_start(left, now)
+        _warn_aged_out(store, recipient, left, start)
+        window = start  # past what just aged out (said once), and kept while sends fail
+        result = _compose_and_send(config, store, recipient, now, slot, start)
+        if result.status in ("sent", "nothing-new"):  # everything unsent up to now is handled
+            window = now - LOOKBACK
+        return result
     finally:
-        store.release_digest(recipient.email, owner)
+        store.release_digest(recipient.email, owner, window)
+
+
+def _warn_aged_out(store: Store, recipient: Recipient, left: datetime | None, start: datetime) -> None:
+    """Unsent matches the window leaves behind (no digest went out for MAX_BACKLOG) are never
+    mailed: say so, once, since the window only moves forward."""
+    if left is None or left >= start:
+        return
+    aged = {i.article_url for i in store.unsent_items(recipient.email, recipient.topics, left, before=start)}
+    if aged:
+        log.warning(
+            "%s: %d unsent item%s matched %s to %s will not be mailed: no digest reached this "
+            "recipient for over %d days",
+            recipient.email,
+            len(aged),
+            "s" if len(aged) != 1 else "",
+            f"{left:%Y-%m-%d %H:%M}",
+            f"{start:%Y-%m-%d %H:%M} UTC",
+            MAX_BACKLOG.days,
+        )
 
 
 def _compose_and_send(
@@ -75,11 +103,13 @@ def _compose_and_send(
     recipient: Recipient,
     now: datetime,
     slot: datetime,
+    start: datetime,
     *,
     dry_run: bool = False,
 ) -> DigestResult:
-    """Select, render and send (or render to the outbox); record only what the server accepted."""
-    items = store.unsent_items(recipient.email, recipient.topics, now - LOOKBACK)
+    """Select (unsent matches since `start`), render and send (or render to the outbox); record
+    only what the server accepted."""
+    items = store.unsent_items(recipient.email, recipient.topics, start)
     digest = build_digest(recipient.email, recipient.topics, items, now, failing_feeds(config, store, now))
     if not len(digest):
         if not dry_run:

@@ -26,7 +26,11 @@ from monitor.topics import mark_text
 from monitor.urls import is_http_url
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-LOOKBACK = timedelta(days=7)  # older unsent matches are not mailed (e.g. to a recipient added today)
+# A first digest reaches LOOKBACK back (no old backlog for a recipient added today); later ones
+# reach LOOKBACK before the recipient's last digest that went out, so days of failed sends lose
+# nothing. None reaches back more than MAX_BACKLOG: older unsent matches are logged, not mailed.
+LOOKBACK = timedelta(days=7)
+MAX_BACKLOG = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,13 @@ class Digest:
 
     def __len__(self) -> int:
         return sum(len(g.items) for g in self.groups)
+
+
+def window_start(window_from: datetime | None, now: datetime) -> datetime:
+    """Where a digest's selection of unsent matches starts, given where the recipient's window was
+    left (LOOKBACK before its last digest that went out; None before its first)."""
+    start = min(window_from, now - LOOKBACK) if window_from else now - LOOKBACK
+    return max(start, now - MAX_BACKLOG)
 
 
 def last_slot(at: time, timezone: str, now: datetime) -> datetime:

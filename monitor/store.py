@@ -4,9 +4,9 @@ Collections, one purpose each: feeds (fetch state, health), entries (raw feed it
 (entries whose article is not stored yet), pages (fetched HTML, zlib-compressed), articles (clean
 text, unique by canonical URL), matches (article x topic), deliveries (what was mailed to whom),
 digests (which scheduled digest of a recipient is done), sending (per recipient: which process
-is sending its digest now, until when), robots (robots.txt kept a day), meta (one-time
-migrations done). Unique indexes make every write idempotent, so a crash and a re-run
-never duplicate. Writes use insert_many(ordered=False).
+is sending its digest now, until when, and where its next digest's window starts), robots
+(robots.txt kept a day), meta (one-time migrations done). Unique indexes make every write
+idempotent, so a crash and a re-run never duplicate. Writes use insert_many(ordered=False).
 
 What a crawl looks up or marks again and again it finds by `_id`: entries and articles get
 deterministic ids (hashes of feed + key, of the canonical URL). The embedded server answers an
@@ -446,10 +446,14 @@ class Store:
 
     # ------------------------------------------------------------ digests
 
-    def unsent_items(self, recipient: str, topics: Iterable[str], since: datetime) -> list[DigestItem]:
-        """Matches on these topics since `since` whose article was never mailed to this recipient."""
+    def unsent_items(
+        self, recipient: str, topics: Iterable[str], since: datetime, before: datetime | None = None
+    ) -> list[DigestItem]:
+        """Matches on these topics since `since` (and before `before`) whose article was never
+        mailed to this recipient."""
+        matched_at = {"$gte": since, "$lt": before} if before else {"$gte": since}
         rows = list(
-            self.db.matches.find({"topic": {"$in": list(topics)}, "matched_at": {"$gte": since}}, {"_id": 0})
+            self.db.matches.find({"topic": {"$in": list(topics)}, "matched_at": matched_at}, {"_id": 0})
         )
         if not rows:
             return []
@@ -504,9 +508,18 @@ class Store:
             return False
         return doc is not None and doc.get("owner") == owner
 
-    def release_digest(self, recipient: str, owner: str) -> None:
-        """Give a claim back (only our own: one that ran out may be someone else's by now)."""
-        self.db.sending.update_one({"_id": recipient, "owner": owner}, {"$set": {"owner": "", "until": 0.0}})
+    def release_digest(self, recipient: str, owner: str, window_from: datetime | None = None) -> None:
+        """Give a claim back (only our own: one that ran out may be someone else's by now), and
+        move where the recipient's next digest window starts, when given."""
+        update: dict = {"owner": "", "until": 0.0}
+        if window_from is not None:
+            update["window_from"] = window_from
+        self.db.sending.update_one({"_id": recipient, "owner": owner}, {"$set": update})
+
+    def digest_window(self, recipient: str) -> datetime | None:
+        """Where the recipient's digest window was left (None before its first digest)."""
+        doc = self.db.sending.find_one({"_id": recipient}, {"window_from": 1})
+        return _aware(doc.get("window_from")) if doc else None
 
     def digest_done(self, recipient: str, slot: datetime) -> bool:
         return self.db.digests.count_documents({"recipient": recipient, "slot": slot}, limit=1) > 0

@@ -3,6 +3,7 @@ the recipient, whatever the server answers after it accepted the message."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -119,6 +120,35 @@ def test_the_envelope_is_the_parsed_sender_and_exactly_the_recipient(tmp_path, m
     assert send(config, store).status == "sent"
     assert box.envelopes == [("newsmon@example.org", ["alice@example.org"])]
     assert box.messages[0]["From"] == SENDER
+
+
+def test_items_survive_more_than_a_week_of_failed_sends(tmp_path, mongo_uri, store, smtp):
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    now = datetime.now(UTC)
+    seed(store, matched_at=now)
+    box.refuse = True
+    assert send(config, store, now).status == "failed"
+    box.refuse = False
+    later = send(config, store, now + timedelta(days=8))  # the window reaches back to the first try
+    assert later.status == "sent" and later.items == 2
+
+
+def test_items_past_the_backlog_limit_are_logged_once(tmp_path, mongo_uri, store, smtp, caplog):
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    now = datetime.now(UTC)
+    seed(store, matched_at=now)
+    box.refuse = True
+    assert send(config, store, now).status == "failed"
+    box.refuse = False
+    caplog.set_level(logging.WARNING, logger="monitor.delivery")
+    assert send(config, store, now + timedelta(days=31)).status == "nothing-new"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "alice@example.org" in warnings[0] and "2 unsent items" in warnings[0]
+    caplog.clear()
+    assert send(config, store, now + timedelta(days=32)).status == "nothing-new"
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]  # said once, not per run
 
 
 def test_a_percent_encoded_user_name_logs_in_decoded(tmp_path, mongo_uri, store, smtp_login, monkeypatch):
