@@ -52,7 +52,7 @@ def send_digest(
     after-crawl digest beside the recipient's own job) sends nothing; what it would have sent is
     in the first one's digest, or in the next."""
     slot = now if force else last_slot(recipient.at, recipient.timezone, now)
-    if not force and not dry_run and store.digest_done(recipient.email, slot):
+    if not force and store.digest_done(recipient.email, slot):  # a dry run previews the real run
         return DigestResult(recipient.email, "not-due")
     if dry_run:  # records nothing, so it needs no claim
         start = window_start(store.digest_window(recipient.email), now)

@@ -178,3 +178,13 @@ def test_a_non_ascii_password_fails_cleanly(tmp_path, mongo_uri, store, smtp_log
     assert any(line.startswith("mail: FAILED: ") and "ASCII" in line for line in check.stdout.splitlines())
     assert "Traceback" not in check.stderr and "schedule:" in check.stdout
     assert PASSWORD not in check.stdout + check.stderr
+
+
+def test_a_dry_run_without_now_previews_the_scheduled_run(tmp_path, mongo_uri, store, smtp):
+    _box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    alice, now = config.recipients[0], datetime.now(UTC)
+    assert send_digest(config, store, alice, now).status == "nothing-new"  # today's slot is done
+    seed(store)
+    assert send_digest(config, store, alice, now, dry_run=True).status == "not-due"  # as the real run
+    assert send_digest(config, store, alice, now, dry_run=True, force=True).status == "dry-run"
