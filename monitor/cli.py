@@ -111,7 +111,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
             config, store, datetime.now(UTC), to=args.to, force=args.now, dry_run=args.dry_run
         )
     for r in results:
-        print(f"{r.recipient}: {r.status}" + (f" ({r.items} items) {r.detail}" if r.items else ""))
+        detail = f" ({r.items} items) {r.detail}" if r.items else (f" ({r.detail})" if r.detail else "")
+        print(f"{r.recipient}: {r.status}{detail}")
     return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
 
 

@@ -11,9 +11,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time, timedelta
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -99,8 +100,13 @@ class SmtpTarget:
 
 @dataclass(frozen=True)
 class MailConfig:
-    sender: str = "newsmon <newsmon@localhost>"
+    sender: str = "newsmon <newsmon@localhost>"  # the From header: one address (parse_sender)
     smtp: SmtpTarget | None = None  # None: write .eml files to <data_dir>/outbox
+
+    @property
+    def sender_address(self) -> str:
+        """The envelope sender (MAIL FROM): the address in `sender`, without its display name."""
+        return parse_sender(self.sender)[1]
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,19 @@ def parse_timezone(text: str) -> str:
     return str(text)
 
 
+def mask_password(url: str) -> str:
+    """The URL as it may be shown: whatever follows the user name in its userinfo becomes ***.
+    Done on the text, not on urlsplit()'s parts, so that it holds for URLs urlsplit cannot parse
+    (a password with '/' or '@' in it, a bad port, no scheme)."""
+    if "@" not in url:
+        return url
+    left, _, host = url.rpartition("@")
+    scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", left)
+    head = scheme.group(0) if scheme else ""
+    user, colon, _ = left[len(head) :].partition(":")
+    return f"{head}{user}:***@{host}" if colon else url
+
+
 def parse_smtp(text: str) -> SmtpTarget:
     schemes = {"smtp": ("starttls", 587), "smtps": ("ssl", 465), "smtp+plain": ("none", 25)}
     try:
@@ -195,12 +214,14 @@ def parse_smtp(text: str) -> SmtpTarget:
         parts, given_port = None, None
     if parts is None or parts.scheme not in schemes or not parts.hostname:
         raise ValueError(
-            f"{text!r} is not an SMTP URL (smtp://[user@]host[:port], smtps://…, smtp+plain://…)"
+            f"{mask_password(str(text))!r} is not an SMTP URL "
+            "(smtp://[user@]host[:port], smtps://…, smtp+plain://…)"
         )
     if parts.password:
         raise ValueError(f"put the SMTP password in ${ENV_SMTP_PASSWORD}, not in the config")
     security, port = schemes[parts.scheme]
-    return SmtpTarget(parts.hostname, given_port or port, parts.username or "", security)
+    user = unquote(parts.username or "")  # newsmon%40example.org is the user newsmon@example.org
+    return SmtpTarget(parts.hostname, given_port or port, user, security)
 
 
 def parse_css_selector(text: str) -> str:
@@ -213,13 +234,39 @@ def parse_css_selector(text: str) -> str:
     return str(text)
 
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$|^[^@\s<>]+@localhost$")
+_ATOM = r"[^\s\x00-\x1f\x7f@<>()\[\],;:\\\".]+"  # no space, control, special or dot
+_EMAIL = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@(?:(?:{_ATOM}\.)+{_ATOM}|localhost)$")
 
 
 def parse_email(text: str) -> str:
+    """Exactly one bare address (user@example.org): the digest goes to this and nothing else,
+    so a comma, a second address or a display name is refused, not guessed at."""
     if not _EMAIL.match(str(text).strip()):
-        raise ValueError(f"{text!r} is not an email address")
+        raise ValueError(f"{text!r} is not an email address (one address, like alice@example.org)")
     return str(text).strip()
+
+
+_NAMED = re.compile(
+    r'^(?:"(?P<quoted>(?:[^"\\\r\n]|\\[^\r\n])*)"|(?P<phrase>[^"<>()\[\]\\,;:@\r\n]*?))\s*<(?P<addr>[^<>]*)>$'
+)
+
+
+def parse_sender(text: str) -> tuple[str, str]:
+    """mail.from: one address, bare or as `name <address>` -> (From header, envelope address).
+    A display name holding a comma must be quoted, else the header reads as two addresses."""
+    raw = str(text).strip()
+    if "<" not in raw and ">" not in raw and _EMAIL.match(raw):
+        return raw, raw
+    m = _NAMED.match(raw)
+    if m is None:
+        raise ValueError(
+            f"{text!r} is not one address (write name <address>, and quote a name holding a comma, "
+            'as in "News desk, Kyiv" <news@example.org>)'
+        )
+    address = parse_email(m.group("addr"))
+    name = re.sub(r"\\(.)", r"\1", m.group("quoted")) if m.group("quoted") is not None else m.group("phrase")
+    user, _, domain = address.rpartition("@")
+    return str(Address(name.strip(), user, domain)), address
 
 
 # ---------------------------------------------------------------- node-tree validation
@@ -482,13 +529,26 @@ def _recipients(r: _Reader, node: yaml.Node | None, topics: set[str]) -> tuple[R
     if node is None:
         return ()
     out: list[Recipient] = []
+    seen: dict[str, tuple[int, int]] = {}  # lower-cased email -> (index, line) of its first entry
     for i, item in enumerate(r.sequence("recipients", node)):
         key = f"recipients[{i}]"
         m = r.mapping(key, item, {"email", "topics", "at", "timezone"})
         if "email" not in m:
             r.problem(f"{key}.email", item, "missing (every recipient needs an email)")
             continue
-        email = r.scalar(f"{key}.email", m["email"][1], parse_email)
+        enode = m["email"][1]
+        email = r.scalar(f"{key}.email", enode, parse_email)
+        if email and email.lower() in seen:  # one job and one digest a day per address: merge them
+            first, line = seen[email.lower()]
+            r.problem(
+                f"{key}.email",
+                enode,
+                f"{email!r} is recipients[{first}] (line {line}) again: list each address once, "
+                "with all its topics",
+            )
+            email = None  # its other keys are still checked
+        if email:
+            seen[email.lower()] = (i, enode.start_mark.line + 1)
         names: tuple[str, ...] = ()
         if "topics" in m:
             tnode = m["topics"][1]
@@ -514,11 +574,11 @@ def _mail(r: _Reader, node: yaml.Node | None) -> MailConfig:
     if node is None:
         return MailConfig()
     m = r.mapping("mail", node, {"from", "smtp"})
-    sender = r.scalar("mail.from", m["from"][1], _nonempty) if "from" in m else MailConfig.sender
+    parsed = r.scalar("mail.from", m["from"][1], parse_sender) if "from" in m else None
     smtp = None
     if "smtp" in m and m["smtp"][1].tag != "tag:yaml.org,2002:null":
         smtp = r.scalar("mail.smtp", m["smtp"][1], parse_smtp)
-    return MailConfig(sender or MailConfig.sender, smtp)
+    return MailConfig(parsed[0] if parsed else MailConfig.sender, smtp)
 
 
 _TOP_KEYS = {"storage", "crawl", "feeds", "topics", "recipients", "mail"}

@@ -1,6 +1,7 @@
 """Digest selection, ranking and rendering: pure functions from items to a MIME message.
 
-Everything in an item was scraped and is untrusted: the HTML template autoescapes, links
+Everything in an item was scraped and is untrusted: the HTML template autoescapes, the text
+template keeps each scraped string on one line, both drop bidi override characters, links
 pass through `safe_url` (http(s) only), and templates run in Jinja's sandbox because users
 may edit them.
 """
@@ -25,7 +26,11 @@ from monitor.topics import mark_text
 from monitor.urls import is_http_url
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-LOOKBACK = timedelta(days=7)  # older unsent matches are not mailed (e.g. to a recipient added today)
+# A first digest reaches LOOKBACK back (no old backlog for a recipient added today); later ones
+# reach LOOKBACK before the recipient's last digest that went out, so days of failed sends lose
+# nothing. None reaches back more than MAX_BACKLOG: older unsent matches are logged, not mailed.
+LOOKBACK = timedelta(days=7)
+MAX_BACKLOG = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,13 @@ class Digest:
 
     def __len__(self) -> int:
         return sum(len(g.items) for g in self.groups)
+
+
+def window_start(window_from: datetime | None, now: datetime) -> datetime:
+    """Where a digest's selection of unsent matches starts, given where the recipient's window was
+    left (LOOKBACK before its last digest that went out; None before its first)."""
+    start = min(window_from, now - LOOKBACK) if window_from else now - LOOKBACK
+    return max(start, now - MAX_BACKLOG)
 
 
 def last_slot(at: time, timezone: str, now: datetime) -> datetime:
@@ -108,12 +120,27 @@ def highlight_html(snippet: str, highlights: tuple[tuple[int, int], ...]) -> Mar
     return Markup("".join(out))
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# every line break str.splitlines() knows (email's set_content() breaks lines at the same ones)
+_LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x9f]")
+# embedding, override and isolate controls: they make text read in another order than it is
+_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 
 
 def _plain(value: object) -> object:
-    """Finalizer for the text template: scraped strings lose control characters."""
-    return _CONTROL.sub("", value) if isinstance(value, str) else value
+    """Finalizer for the text template: a scraped string stays on its own line (no forged items,
+    links or headers under an item) and loses control and bidi override characters."""
+    if not isinstance(value, str):
+        return value
+    return _BIDI.sub("", _CONTROL.sub("", _LINE_BREAKS.sub(" ", value)))
+
+
+def _html(value: object) -> object:
+    """Finalizer for the HTML template: scraped strings lose bidi override characters (escaping
+    comes after, and already-escaped Markup stays Markup)."""
+    if isinstance(value, Markup):
+        return Markup(_BIDI.sub("", value))
+    return _BIDI.sub("", value) if isinstance(value, str) else value
 
 
 @functools.cache
@@ -125,7 +152,7 @@ def _environment(autoescape: bool, templates: Path) -> SandboxedEnvironment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        finalize=None if autoescape else _plain,
+        finalize=_html if autoescape else _plain,
     )
     env.filters["safe_url"] = safe_url
     env.filters["highlight_html"] = lambda item: highlight_html(item.snippet, item.highlights)

@@ -11,13 +11,17 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from monitor.config import MailConfig, SmtpTarget
+from monitor.config import ENV_SMTP_PASSWORD, MailConfig, SmtpTarget
 
 SMTP_TIMEOUT_S = 30
 
 
 class MailError(RuntimeError):
     """The message was not accepted; nothing may be recorded as sent."""
+
+
+class LoginError(smtplib.SMTPException):
+    """Logging in could not even be tried; the message says why, never with the password."""
 
 
 def _safe_name(text: str) -> str:
@@ -47,24 +51,46 @@ def _session(target: SmtpTarget) -> Iterator[smtplib.SMTP]:
         )
     else:
         client = smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT_S)
-    with client:
+    try:
         client.ehlo()
         if target.security == "starttls":
             client.starttls(context=context)
             client.ehlo()
         if target.user:
-            client.login(target.user, target.password)
+            _login(client, target)
         yield client
+    finally:
+        _quit(client)
 
 
-def send(msg: EmailMessage, mail: MailConfig, outbox: Path) -> str:
-    """Hand the message over; return what the server said (or the outbox path). Raises MailError."""
+def _login(client: smtplib.SMTP, target: SmtpTarget) -> None:
+    """smtplib sends user name and password as ASCII only: say so, rather than let its
+    UnicodeEncodeError (no SMTPException, so uncaught) end the command with a traceback."""
+    try:
+        client.login(target.user, target.password)
+    except UnicodeError:
+        which = "the user name" if not target.user.isascii() else f"${ENV_SMTP_PASSWORD}"
+        raise LoginError(f"cannot log in: {which} holds characters other than ASCII") from None
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    """Say goodbye, whatever the server answers: a message it accepted with 250 stays accepted even
+    when QUIT gets a 421 or the connection drops (`with smtplib.SMTP` raised on anything but 221)."""
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()
+
+
+def send(msg: EmailMessage, mail: MailConfig, outbox: Path, *, to: str) -> str:
+    """Hand the message over from mail.from's address to exactly `to` (the envelope is never
+    guessed from the headers); return what the server said (or the outbox path). Raises MailError."""
     if mail.smtp is None:
         return f"outbox {write_outbox(msg, outbox)}"
     target = mail.smtp
     try:
         with _session(target) as client:
-            refused = client.send_message(msg)
+            refused = client.send_message(msg, from_addr=mail.sender_address, to_addrs=[to])
     except (OSError, smtplib.SMTPException) as exc:  # only the error: never the password
         raise MailError(f"SMTP {target.host}:{target.port}: {exc}") from None
     if refused:

@@ -5,7 +5,9 @@ process, and a crawl that hangs or leaks must not take the scheduler down), fork
 that imported the crawl stack once (`monitor.crawl.launcher`). Each
 recipient's digest is a cron job in the recipient's time zone; because jobs persist, a
 digest missed while the process was down runs once on restart (coalesced, no grace limit),
-and the per-slot record in the database makes a second run of the same slot send nothing.
+and the per-slot record in the database makes a second run of the same slot send nothing. The
+after-crawl digest can run beside a recipient's own job: the claim `delivery` takes on the
+recipient makes one of them send and the other report `in-progress`.
 """
 
 from __future__ import annotations

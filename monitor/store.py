@@ -3,9 +3,10 @@
 Collections, one purpose each: feeds (fetch state, health), entries (raw feed items), pending
 (entries whose article is not stored yet), pages (fetched HTML, zlib-compressed), articles (clean
 text, unique by canonical URL), matches (article x topic), deliveries (what was mailed to whom),
-digests (which scheduled digest of a recipient is done), robots (robots.txt kept a day), meta
-(one-time migrations done). Unique indexes make every write idempotent, so a crash and a re-run
-never duplicate. Writes use insert_many(ordered=False).
+digests (which scheduled digest of a recipient is done), sending (per recipient: which process
+is sending its digest now, until when, and where its next digest's window starts), robots
+(robots.txt kept a day), meta (one-time migrations done). Unique indexes make every write
+idempotent, so a crash and a re-run never duplicate. Writes use insert_many(ordered=False).
 
 What a crawl looks up or marks again and again it finds by `_id`: entries and articles get
 deterministic ids (hashes of feed + key, of the canonical URL). The embedded server answers an
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
@@ -459,10 +460,14 @@ class Store:
 
     # ------------------------------------------------------------ digests
 
-    def unsent_items(self, recipient: str, topics: Iterable[str], since: datetime) -> list[DigestItem]:
-        """Matches on these topics since `since` whose article was never mailed to this recipient."""
+    def unsent_items(
+        self, recipient: str, topics: Iterable[str], since: datetime, before: datetime | None = None
+    ) -> list[DigestItem]:
+        """Matches on these topics since `since` (and before `before`) whose article was never
+        mailed to this recipient."""
+        matched_at = {"$gte": since, "$lt": before} if before else {"$gte": since}
         rows = list(
-            self.db.matches.find({"topic": {"$in": list(topics)}, "matched_at": {"$gte": since}}, {"_id": 0})
+            self.db.matches.find({"topic": {"$in": list(topics)}, "matched_at": matched_at}, {"_id": 0})
         )
         if not rows:
             return []
@@ -498,6 +503,37 @@ class Store:
             for a in articles
         ]
         _insert_new(self.db.deliveries, docs)
+
+    def claim_digest(self, recipient: str, owner: str, ttl: timedelta) -> bool:
+        """Take the right to send this recipient's digest for `ttl`, atomically: False when another
+        sender holds a claim that has not run out. One document per recipient, updated only when
+        its claim is free or expired, else the upsert collides with its `_id` (DuplicateKeyError
+        on MongoDB; the embedded server answers no document instead). Times are epoch seconds, so
+        the server compares numbers (it would turn a datetime written by $set into a string)."""
+        now = utcnow().timestamp()
+        try:
+            doc = self.db.sending.find_one_and_update(
+                {"_id": recipient, "until": {"$lt": now}},
+                {"$set": {"owner": owner, "until": now + ttl.total_seconds()}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            return False
+        return doc is not None and doc.get("owner") == owner
+
+    def release_digest(self, recipient: str, owner: str, window_from: datetime | None = None) -> None:
+        """Give a claim back (only our own: one that ran out may be someone else's by now), and
+        move where the recipient's next digest window starts, when given."""
+        update: dict = {"owner": "", "until": 0.0}
+        if window_from is not None:
+            update["window_from"] = window_from
+        self.db.sending.update_one({"_id": recipient, "owner": owner}, {"$set": update})
+
+    def digest_window(self, recipient: str) -> datetime | None:
+        """Where the recipient's digest window was left (None before its first digest)."""
+        doc = self.db.sending.find_one({"_id": recipient}, {"window_from": 1})
+        return _aware(doc.get("window_from")) if doc else None
 
     def digest_done(self, recipient: str, slot: datetime) -> bool:
         return self.db.digests.count_documents({"recipient": recipient, "slot": slot}, limit=1) > 0

@@ -3,6 +3,7 @@ MONITOR_TEST_MONGODB_URI is set), the sample news site, and an aiosmtpd mail ser
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from monitor.embedded import EmbeddedServer
 from monitor.sample_site.server import SiteServer
@@ -59,33 +61,61 @@ def site() -> Iterator[SiteServer]:
 
 
 class Mailbox:
-    """aiosmtpd handler: keeps what it accepted; can refuse with a temporary failure."""
+    """aiosmtpd handler: keeps what it accepted (and its envelope); can refuse with a temporary
+    failure, take its time over DATA, answer QUIT with something else than 221."""
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) of each message
         self.refuse = False
+        self.delay = 0.0  # seconds DATA waits before its reply: a slow server
+        self.quit_reply = ""  # e.g. "421 4.4.2 closing" instead of "221 Bye"
+        self.login = ("", "")  # (user, password) the smtp_login server accepts
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.refuse:
             return "451 4.3.0 try again later"
         with self.lock:
             self.messages.append(message_from_bytes(envelope.content))
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK queued"
 
+    async def handle_QUIT(self, server, session, envelope) -> str:
+        return self.quit_reply or "221 Bye"
 
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
+    def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        given = (auth_data.login, auth_data.password) if isinstance(auth_data, LoginPassword) else None
+        ok = given == tuple(x.encode() for x in self.login)
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+
+def _serve(box: Mailbox, **options) -> Iterator[tuple[Mailbox, int]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller = Controller(box, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield box, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    yield from _serve(Mailbox())
+
+
+@pytest.fixture
+def smtp_login() -> Iterator[tuple[Mailbox, int]]:
+    """A server that offers AUTH (PLAIN, LOGIN; without TLS) and accepts only box.login. It does not
+    require it (aiosmtpd warns about requiring AUTH without TLS), but a client that logs in must
+    get it right."""
+    box = Mailbox()
+    yield from _serve(box, authenticator=box.authenticate, auth_require_tls=False)
 
 
 def write_config(path: Path, text: str) -> Path:

@@ -132,12 +132,76 @@ def test_environment_overrides_uri(tmp_path, monkeypatch):
             "  smtp: smtp://user@smtp.example.org:5870000",
             "monitor.yaml:22: mail.smtp: 'smtp://user@smtp.example.org:5870000' is not an SMTP URL",
         ),
+        # found by the mail review: these passed, and were mailed to (or from) a wrong address
+        (
+            "  - email: alice@example.org",
+            "  - email: alice@example.org,example.net",
+            "monitor.yaml:16: recipients[0].email: 'alice@example.org,example.net' is not an email address",
+        ),
+        (
+            "  - email: alice@example.org",
+            "  - email: Alice <alice@example.org>",
+            "monitor.yaml:16: recipients[0].email: 'Alice <alice@example.org>' is not an email address",
+        ),
+        (
+            '  from: "newsmon <newsmon@example.org>"',
+            '  from: "News monitor, Kyiv desk <newsmon@example.org>"',
+            "monitor.yaml:21: mail.from: 'News monitor, Kyiv desk <newsmon@example.org>' is not one address",
+        ),
+        (
+            '  from: "newsmon <newsmon@example.org>"',
+            '  from: "newsmon@example.org, other@example.org"',
+            "monitor.yaml:21: mail.from: 'newsmon@example.org, other@example.org' is not one address",
+        ),
+        (
+            '  from: "newsmon <newsmon@example.org>"',
+            '  from: "newsmon <newsmon>"',
+            "monitor.yaml:21: mail.from: 'newsmon' is not an email address",
+        ),
+        (
+            "    timezone: Europe/Kyiv",
+            "    timezone: Europe/Kyiv\n  - email: Alice@Example.org\n    topics: [kursk]",
+            "monitor.yaml:20: recipients[1].email: 'Alice@Example.org' is recipients[0] (line 16) again",
+        ),
     ],
 )
 def test_each_error_names_file_key_and_line(tmp_path, old, new, expected):
     assert old in GOOD
     found = problems(GOOD.replace(old, new), tmp_path)
     assert any(p.startswith(f"{tmp_path}/{expected}") for p in found), found
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "smtp://newsmon:hunter2@mail.example.org:submission",
+        "smtp://newsmon:hunter2@mail.example.org:5870000",
+        "stmp://newsmon:hunter2@mail.example.org",
+        "smtps://newsmon:hunter2@",
+        "smtp://newsmon:hun/ter2@mail.example.org",
+        "smtp://newsmon:hunter2@[mail.example.org",
+        "newsmon:hunter2@mail.example.org",
+    ],
+)
+def test_a_password_in_the_smtp_url_is_never_shown(tmp_path, url):
+    found = problems(GOOD.replace("smtp://user@smtp.example.org:587", url), tmp_path)
+    assert len(found) == 1 and found[0].startswith(f"{tmp_path}/monitor.yaml:22: mail.smtp: ")
+    assert "hunter2" not in found[0] and "hun/ter2" not in found[0] and "***" in found[0], found
+
+
+def test_mail_addresses_are_parsed(tmp_path):
+    text = GOOD.replace(
+        '"newsmon <newsmon@example.org>"', """'"News monitor, Kyiv desk" <news@example.org>'"""
+    )
+    text = text.replace("smtp://user@", "smtp+plain://newsmon%40example.org@")
+    mail = parse_config(text, tmp_path / "monitor.yaml").mail
+    assert mail.sender == '"News monitor, Kyiv desk" <news@example.org>'
+    assert mail.sender_address == "news@example.org"
+    assert mail.smtp.user == "newsmon@example.org"  # percent-decoded
+    bare = parse_config(
+        GOOD.replace('"newsmon <newsmon@example.org>"', "news@example.org"), tmp_path / "m.yaml"
+    )
+    assert bare.mail.sender == bare.mail.sender_address == "news@example.org"
 
 
 def test_all_problems_reported_at_once(tmp_path):

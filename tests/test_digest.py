@@ -15,7 +15,7 @@ def item(url: str, topic: str, score: float = 1.0, title: str = "A title", **kw)
     return DigestItem(
         article_url=url,
         title=title,
-        feed="world",
+        feed=kw.pop("feed", "world"),
         published=NOW - timedelta(hours=1),
         topic=topic,
         topics=(topic,),
@@ -110,3 +110,31 @@ def test_feeds_failing_for_a_day_are_named_in_the_footer():
     )
     text, html = render(digest)
     assert "kyiv-post: HTTP 503" in text and "kyiv-post: HTTP 503" in html
+
+
+def test_scraped_text_stays_on_its_line_and_loses_bidi_controls():
+    """A title with line breaks must not forge items or links in the plain-text part."""
+    breaks = "\n\r\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+    title = "Kursk: your account" + "".join(f"{b}https://evil.example/{i}" for i, b in enumerate(breaks))
+    bidi = "".join(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+    evil = item(
+        "https://a.example/1",
+        "t",
+        title=title + bidi + "\u202egnp.exe",
+        feed="wire\nBcc: evil@x.example",
+        snippet="The truce\u2028* held",
+        highlights=((4, 9),),
+    )
+    digest = build_digest("r@example.org", ("t",), [evil], NOW, (("wire", "HTTP 503\r\n* fake"),))
+    msg = build_message(digest, "newsmon <newsmon@example.org>")
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    lines = text.splitlines()
+    assert [line for line in lines if "evil.example" in line] == [
+        "* Kursk: your account "
+        + " ".join(f"https://evil.example/{i}" for i in range(len(breaks)))
+        + "gnp.exe"
+    ]
+    assert [line for line in lines if "Bcc" in line] == ["  wire Bcc: evil@x.example · 17 Mar 2025 11:00"]
+    assert "  The *truce* * held" in lines and "- wire: HTTP 503 * fake" in lines
+    assert not any(ch in text or ch in html for ch in bidi)
