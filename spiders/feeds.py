@@ -38,15 +38,53 @@ from monitor.urls import canonical_url
 log = logging.getLogger(__name__)
 
 
+# What Twisted's and Scrapy's terse network errors mean, in the words of a user
+_PLAIN_WORDS = {
+    "ConnectionDone": "the server closed the connection before it answered",
+    "ConnectionLost": "the connection was lost before the answer was complete",
+    "ResponseDataLossError": "the server closed the connection before the whole body arrived",
+    "DownloadCancelledError": "the download was stopped (a body larger than crawl.max_page_size?)",
+}
+
+
 def describe_failure(failure: Failure) -> str:
-    """One line a user can act on: the HTTP status, or the network error."""
+    """One line a user can act on: the HTTP status (and where a refused redirect pointed), or
+    the network error, with the reasons Twisted wraps in lists of Failures spelled out."""
     if failure.check(HttpError):
         response = failure.value.response
+        location = response.headers.get(b"Location") if 300 <= response.status < 400 else None
+        if location:
+            return f"HTTP {response.status} (a redirect to {location.decode('latin-1')[:200]}, not followed)"
         return f"HTTP {response.status}"
-    exc = failure.value
+    return _describe(failure.value)
+
+
+def _describe(exc: BaseException) -> str:
     name = type(exc).__name__
-    text = str(exc).strip() or name
+    reasons = [r.value for r in _wrapped_failures(exc)]
+    if any(type(r).__name__ in ("_DataLoss", "PotentialDataLoss") for r in reasons):  # a body cut short
+        return f"ResponseDataLossError: {_PLAIN_WORDS['ResponseDataLossError']}"
+    if reasons:
+        return "; ".join(dict.fromkeys(_describe(r) for r in reasons))
+    text = str(exc).strip()
+    if name in _PLAIN_WORDS and not text:
+        return f"{name}: {_PLAIN_WORDS[name]}"
+    if name == "ConnectionDone":  # Twisted's "Connection was closed cleanly." says nothing useful
+        return f"{name}: {_PLAIN_WORDS[name]}"
+    text = text or name
     return text if name in text else f"{name}: {text}"
+
+
+def _wrapped_failures(exc: BaseException) -> list[Failure]:
+    """The Failures inside Twisted's ResponseFailed / ResponseNeverReceived (its `reasons`),
+    also when Scrapy re-raises one as DownloadFailedError (the list becomes its argument)."""
+    for source in (exc, exc.__cause__):
+        found = getattr(source, "reasons", None)
+        if found is None and source is not None and source.args and isinstance(source.args[0], list):
+            found = source.args[0]
+        if found and all(isinstance(f, Failure) for f in found):
+            return list(found)
+    return []
 
 
 def _conditional(request: Request) -> bool:

@@ -187,6 +187,53 @@ def test_an_article_in_a_redirect_loop_keeps_the_feed_text(tmp_path, site, mongo
         assert doc["source"] == "feed" and doc["text"] == "The truce holds, officials said."
 
 
+class _RudeServer:
+    """Accepts connections on 127.0.0.1 and answers each with `reply` (raw bytes), then closes."""
+
+    def __init__(self, reply: bytes):
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.reply = reply
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/feed.xml"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed: the test is over
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(self.reply)
+
+
+def test_network_failures_are_reported_in_words_a_user_can_act_on(tmp_path, site, mongo_uri):
+    silent = _RudeServer(b"")  # closes without a word
+    cut = _RudeServer(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 1000\r\n\r\n<rss"
+    )
+    site.routes["/feeds/moved.xml"] = Reply(301, b"", {"Location": "file:///etc/passwd"})
+    feeds = [("silent", silent.url), ("cut", cut.url), ("moved", site.url("/feeds/moved.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    try:
+        done = newsmon(config, "crawl")
+    finally:
+        silent.sock.close()
+        cut.sock.close()
+    assert (
+        "failed: silent: ConnectionDone: the server closed the connection before it answered" in done.stdout
+    )
+    assert (
+        "failed: cut: ResponseDataLossError: the server closed the connection before the whole body"
+        in done.stdout
+    )
+    assert "failed: moved: HTTP 301 (a redirect to file:///etc/passwd, not followed)" in done.stdout
+    assert "Failure" not in done.stdout, done.stdout
+
+
 def test_database_gone_mid_crawl_loses_nothing(tmp_path, site):
     data = tmp_path / "var"
 
