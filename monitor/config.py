@@ -36,6 +36,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        if self.key.startswith("$"):  # from the environment, not from a line of the file
+            return f"{self.key}: {self.message}"
         return f"{self.file}:{self.line}: {self.key or '(top level)'}: {self.message}"
 
 
@@ -410,7 +412,13 @@ def _storage(r: _Reader, node: yaml.Node | None, base: Path) -> StorageConfig:
             uri = r.scalar("storage.mongodb_uri", m["mongodb_uri"][1], _mongodb_uri, uri)
         if "data_dir" in m:
             data_dir = r.scalar("storage.data_dir", m["data_dir"][1], _nonempty, data_dir)
-    uri = os.environ.get(ENV_MONGODB_URI) or uri
+    if os.environ.get(ENV_MONGODB_URI):  # checked as the key it stands in for
+        try:
+            uri = _mongodb_uri(os.environ[ENV_MONGODB_URI])
+        except ValueError as exc:
+            r.problems.append(
+                Problem(r.file, f"${ENV_MONGODB_URI}", 0, f"{exc} (it stands in for storage.mongodb_uri)")
+            )
     path = Path(os.path.expanduser(data_dir))
     return StorageConfig(uri, path if path.is_absolute() else (base / path))
 

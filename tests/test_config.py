@@ -60,6 +60,14 @@ def test_environment_overrides_uri(tmp_path, monkeypatch):
     assert parse_config(GOOD, tmp_path / "m.yaml").storage.mongodb_uri == "mongodb://db.internal:27017/news"
 
 
+def test_a_bad_uri_in_the_environment_is_a_config_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MONITOR_MONGODB_URI", "EMBEDDED")
+    assert problems(GOOD, tmp_path) == [
+        "$MONITOR_MONGODB_URI: 'EMBEDDED' is neither 'embedded' nor a mongodb:// URI"
+        " (it stands in for storage.mongodb_uri)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
