@@ -592,6 +592,23 @@ def _mail(r: _Reader, node: yaml.Node | None) -> MailConfig:
 _TOP_KEYS = {"storage", "crawl", "feeds", "topics", "recipients", "mail"}
 
 
+def _yaml_problem(file: str, exc: yaml.YAMLError) -> Problem:
+    """Where the YAML went wrong, as a user would look for it: a quote or bracket never closed
+    is reported where it opens (PyYAML's problem is at the end of the file, its context there)."""
+    mark, context_mark = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    problem, context = getattr(exc, "problem", None) or str(exc), getattr(exc, "context", None)
+    line = mark.line + 1 if mark else 1
+    message = f"not valid YAML: {problem}"
+    if context and context_mark and "end of stream" in problem:
+        line = context_mark.line + 1
+        message = f"not valid YAML: {context} that is never closed ({problem})"
+    elif problem.startswith("expected <block end>, but found '<scalar>'"):
+        message += " (a value that starts with a quote must end with it: quote all of it)"
+    elif context and context_mark and mark and context_mark.line != mark.line:
+        message += f" ({context} that starts on line {context_mark.line + 1})"
+    return Problem(file, "", line, message)
+
+
 def parse_config(text: str, path: Path) -> Config:
     """Parse and validate config text; raise ConfigError listing every problem."""
     file = str(path)
@@ -599,11 +616,7 @@ def parse_config(text: str, path: Path) -> Config:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise ConfigError(
-            [Problem(file, "", line, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
-        ) from None
+        raise ConfigError([_yaml_problem(file, exc)]) from None
     if root is None:
         raise ConfigError([Problem(file, "", 1, "the file is empty (run `newsmon init` for an example)")])
     sections = r.mapping("", root, _TOP_KEYS)
@@ -640,6 +653,11 @@ def load_config(explicit: str | None = None) -> Config:
         raise ConfigError(
             [Problem(str(path), "", 1, "no such config file (run `newsmon init` to write an example)")]
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # the line of the bad byte, not its offset
+        line = exc.object[: exc.start].count(b"\n") + 1
+        byte = exc.object[exc.start : exc.start + 1].hex()
+        message = f"not UTF-8: byte 0x{byte} (save the file as UTF-8)"
+        raise ConfigError([Problem(str(path), "", line, message)]) from None
+    except OSError as exc:
         raise ConfigError([Problem(str(path), "", 1, f"cannot read: {exc}")]) from None
     return parse_config(text, path)

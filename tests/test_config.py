@@ -284,3 +284,37 @@ def test_values_that_would_hang_or_crash_later_are_refused(tmp_path, old, new, e
     assert old in GOOD
     found = problems(GOOD.replace(old, new), tmp_path)
     assert any(p.startswith(f"{tmp_path}/{expected}") for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'crawl:\n  user_agent: "abc\n  every: 30m\nfeeds: []\n',
+            "monitor.yaml:2: (top level): not valid YAML: while scanning a quoted scalar that is never"
+            " closed (found unexpected end of stream)",
+        ),
+        (
+            'topics:\n  k:\n    query: "kursk" AND offensive\n',
+            "monitor.yaml:3: (top level): not valid YAML: expected <block end>, but found '<scalar>'"
+            " (a value that starts with a quote must end with it: quote all of it)",
+        ),
+        (
+            "feeds: [a, b\ntopics: {}\n",
+            "monitor.yaml:2: (top level): not valid YAML: expected ',' or ']', but got ':'"
+            " (while parsing a flow sequence that starts on line 1)",
+        ),
+    ],
+)
+def test_yaml_errors_point_where_the_user_should_look(tmp_path, text, expected):
+    assert problems(text, tmp_path) == [f"{tmp_path}/{expected}"]
+
+
+def test_a_file_not_in_utf8_names_the_line_of_the_bad_byte(tmp_path):
+    path = tmp_path / "monitor.yaml"
+    path.write_bytes(b"crawl:\n  every: 30m\n  user_agent: caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}:3: (top level): not UTF-8: byte 0xe9 (save the file as UTF-8)"
+    ]
