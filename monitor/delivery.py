@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config import Config, Recipient
-from monitor.digest import LOOKBACK, MAX_BACKLOG, build_digest, build_message, last_slot, window_start
+from monitor.digest import LOOKBACK, MAX_BACKLOG, build_digest, build_message, due_slot, window_start
 from monitor.feeds import FAILING_FOR
 from monitor.mail import MailError, send, write_outbox
 from monitor.store import Store
@@ -51,9 +51,9 @@ def send_digest(
     database, so a second sender at the same time (another `newsmon digest`, or `newsmon run`'s
     after-crawl digest beside the recipient's own job) sends nothing; what it would have sent is
     in the first one's digest, or in the next."""
-    slot = now if force else last_slot(recipient.at, recipient.timezone, now)
-    if not force and store.digest_done(recipient.email, slot):  # a dry run previews the real run
-        return DigestResult(recipient.email, "not-due")
+    slot = now if force else due_slot(recipient.at, recipient.timezone, now)
+    if slot is None or (not force and store.digest_done(recipient.email, slot)):  # a dry run previews
+        return DigestResult(recipient.email, "not-due")  # the real run
     if dry_run:  # records nothing, so it needs no claim
         start = window_start(store.digest_window(recipient.email), now)
         return _compose_and_send(config, store, recipient, now, slot, start, dry_run=True)

@@ -61,14 +61,14 @@ def window_start(window_from: datetime | None, now: datetime) -> datetime:
     return max(start, now - MAX_BACKLOG)
 
 
-def last_slot(at: time, timezone: str, now: datetime) -> datetime:
-    """The most recent scheduled digest time at or before `now`, in UTC."""
+def due_slot(at: time, timezone: str, now: datetime) -> datetime | None:
+    """Today's digest time (the recipient's day) in UTC once it has passed, else None: before
+    `at` nothing is due, not even yesterday's digest if it never went out (a recipient added
+    this morning, or a newsmon down over midnight): today's takes everything unsent."""
     tz = ZoneInfo(timezone)
     local = now.astimezone(tz)
     slot = datetime.combine(local.date(), at, tzinfo=tz)
-    if slot > local:
-        slot = datetime.combine(local.date() - timedelta(days=1), at, tzinfo=tz)
-    return slot.astimezone(UTC)
+    return slot.astimezone(UTC) if slot <= local else None
 
 
 def build_digest(

@@ -183,8 +183,23 @@ def test_a_non_ascii_password_fails_cleanly(tmp_path, mongo_uri, store, smtp_log
 def test_a_dry_run_without_now_previews_the_scheduled_run(tmp_path, mongo_uri, store, smtp):
     _box, port = smtp
     config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
-    alice, now = config.recipients[0], datetime.now(UTC)
+    alice, now = config.recipients[0], datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # after `at` (07:00)
     assert send_digest(config, store, alice, now).status == "nothing-new"  # today's slot is done
     seed(store)
     assert send_digest(config, store, alice, now, dry_run=True).status == "not-due"  # as the real run
     assert send_digest(config, store, alice, now, dry_run=True, force=True).status == "dry-run"
+
+
+def test_a_new_recipients_first_digest_waits_for_its_time(tmp_path, mongo_uri, store, smtp):
+    """Added at 05:00 with `at` 07:00: nothing before 07:00 (yesterday's slot was never theirs),
+    then today's digest at 07:00, and a send at once only with --now."""
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    recipient = config.recipients[0]  # at 07:00 UTC (the defaults)
+    seed(store)
+    early = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
+    assert send_digest(config, store, recipient, early).status == "not-due"
+    assert send_digest(config, store, recipient, early + timedelta(hours=1), dry_run=True).status == "not-due"
+    assert box.messages == []
+    assert send_digest(config, store, recipient, early + timedelta(hours=2, minutes=5)).status == "sent"
+    assert len(box.messages) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from monitor.digest import build_digest, build_message, highlight_html, last_slot, render, safe_url
+from monitor.digest import build_digest, build_message, due_slot, highlight_html, render, safe_url
 from monitor.models import DigestItem
 
 NOW = datetime(2025, 3, 17, 12, 0, tzinfo=UTC)
@@ -97,11 +97,13 @@ def test_message_is_multipart_with_id_and_date():
     assert msg["Subject"] == "newsmon: 1 new article on t"
 
 
-def test_last_slot_follows_the_recipients_time_zone():
-    kyiv_seven = last_slot(time(7, 0), "Europe/Kyiv", NOW)  # 07:00 in Kyiv is 05:00 UTC in March
+def test_the_due_slot_is_todays_time_in_the_recipients_zone_once_passed():
+    kyiv_seven = due_slot(time(7, 0), "Europe/Kyiv", NOW)  # 07:00 in Kyiv is 05:00 UTC in March
     assert kyiv_seven == datetime(2025, 3, 17, 5, 0, tzinfo=UTC)
-    early = datetime(2025, 3, 17, 4, 0, tzinfo=UTC)
-    assert last_slot(time(7, 0), "Europe/Kyiv", early) == datetime(2025, 3, 16, 5, 0, tzinfo=UTC)
+    early = datetime(2025, 3, 17, 4, 0, tzinfo=UTC)  # 06:00 in Kyiv: not yesterday's, nothing
+    assert due_slot(time(7, 0), "Europe/Kyiv", early) is None
+    late = datetime(2025, 3, 17, 22, 30, tzinfo=UTC)  # 00:30 on the 18th in Kyiv: a new day
+    assert due_slot(time(7, 0), "Europe/Kyiv", late) is None
 
 
 def test_feeds_failing_for_a_day_are_named_in_the_footer():

@@ -155,10 +155,13 @@ def test_digest_without_now_sends_only_when_due(tmp_path, site, smtp, mongo_uri)
 
     box, port = smtp
     feeds = [("world", site.url("/feeds/world.xml"))]
+    # a zone where it is now around noon, so that "5 minutes ago" is today there at any hour
+    hours = 12 - datetime.now(UTC).hour  # Etc/GMT-N is N hours ahead of UTC (POSIX signs)
+    zone = f"Etc/GMT{'-' if hours > 0 else '+'}{abs(hours)}" if hours else "UTC"
     text = config_text(mongo_uri, tmp_path / "var", feeds, port).replace(
-        "timezone: Europe/Kyiv", "timezone: UTC"
+        "timezone: Europe/Kyiv", f"timezone: {zone}"
     )
-    passed = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+    passed = (datetime.now(UTC) + timedelta(hours=hours, minutes=-5)).strftime("%H:%M")
     config = write_config(tmp_path / "monitor.yaml", text.replace('at: "07:00"', f'at: "{passed}"'))
     assert newsmon(config, "crawl").returncode == 0
     first = newsmon(config, "digest")
