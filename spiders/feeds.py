@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -126,8 +127,10 @@ class FeedsSpider(scrapy.Spider):
             return  # `newsmon crawl` applied it already
         try:
             config = load_config(None)
-        except ConfigError:
-            return  # reported in full, with every problem, when the spider starts
+        except ConfigError as exc:  # as `newsmon` reports it: every problem, exit 2, no traceback
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            raise SystemExit(2) from None
         settings.setdict(config_overrides(config), priority="spider")
 
     def closed(self, reason: str) -> None:

@@ -104,6 +104,17 @@ def test_scrapy_crawl_feeds_runs_the_same_crawl(tmp_path, site, mongo_uri):
     assert done.returncode == 0, done.stderr
     assert "'newsmon/new_articles': 3" in done.stderr
     assert len(newsmon(config, "export").stdout.splitlines()) == 3
+    broken = write_config(tmp_path / "broken.yaml", "crawl:\n  every: sometimes\n")
+    done = subprocess.run(
+        [str(scrapy), "crawl", "feeds"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "MONITOR_CONFIG": str(broken)},
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"{broken}:2: crawl.every: 'sometimes' is not a duration" in done.stderr
 
 
 def test_oversized_and_legacy_encoded_pages(tmp_path, site, mongo_uri):
