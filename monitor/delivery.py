@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,13 +12,18 @@ from monitor.config import Config, Recipient
 from monitor.digest import LOOKBACK, MAX_BACKLOG, build_digest, build_message, due_slot, window_start
 from monitor.feeds import FAILING_FOR
 from monitor.mail import MailError, send, write_outbox
-from monitor.store import Store
+from monitor.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
 # How long a sender's claim on a recipient lasts. A send takes seconds (each SMTP step times out
 # after SMTP_TIMEOUT_S); a sender that crashed keeps its recipient's digest waiting this long.
 CLAIM_TTL = timedelta(minutes=10)
+# Recording a digest the server accepted: tries, 2 s apart (each waits for the database up to
+# its own timeout), so that a database restarting meanwhile (`newsmon run` revives the embedded
+# one within 5 s) does not make the digest go out twice
+RECORD_ATTEMPTS = 2
+RECORD_PAUSE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -125,9 +131,35 @@ def _compose_and_send(
         log.error("digest for %s not sent: %s (will retry)", recipient.email, exc)
         return DigestResult(recipient.email, "failed", len(digest), str(exc))
     # accepted: from here on these articles are never mailed to this recipient again
-    store.record_delivery(recipient.email, digest.articles, msg["Message-ID"], reply)
-    store.record_digest(recipient.email, slot, len(digest), msg["Message-ID"])
+    try:
+        _record_sent(store, recipient.email, digest.articles, msg["Message-ID"], reply, slot, len(digest))
+    except StoreError:  # the mail is out; say so, since the next digest will carry these items again
+        log.error(
+            "digest for %s was accepted (%s, Message-ID %s) but the database could not record it:"
+            " its %d items will be in the next digest again",
+            recipient.email,
+            reply,
+            msg["Message-ID"],
+            len(digest),
+        )
+        raise
     return DigestResult(recipient.email, "sent", len(digest), reply)
+
+
+def _record_sent(
+    store: Store, email: str, articles: list[str], message_id: str, reply: str, slot: datetime, items: int
+) -> None:
+    """Record an accepted digest, trying again for a few seconds: a database that blinks (a
+    failover, an embedded server restarting) should not make a digest go out twice."""
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            store.record_delivery(email, articles, message_id, reply)
+            store.record_digest(email, slot, items, message_id)
+            return
+        except StoreError:
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+            time.sleep(RECORD_PAUSE_S)
 
 
 def send_due_digests(

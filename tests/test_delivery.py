@@ -203,3 +203,25 @@ def test_a_new_recipients_first_digest_waits_for_its_time(tmp_path, mongo_uri, s
     assert box.messages == []
     assert send_digest(config, store, recipient, early + timedelta(hours=2, minutes=5)).status == "sent"
     assert len(box.messages) == 1
+
+
+def test_a_database_gone_after_the_server_accepted_says_the_mail_went_out(tmp_path, smtp, monkeypatch):
+    import json
+    import os
+    import signal
+
+    monkeypatch.delenv("MONITOR_MONGODB_URI", raising=False)
+    box, port = smtp
+    config = make_config(tmp_path, "embedded", f"smtp+plain://127.0.0.1:{port}")
+    with Store.open(config.storage) as own:
+        seed(own)
+    box.delay = 3  # the database dies while the server takes the message
+    state = tmp_path / "var" / "db" / "server.json"
+    killer = threading.Timer(1.5, lambda: os.kill(json.loads(state.read_text())["pid"], signal.SIGKILL))
+    killer.start()
+    done = newsmon(config.path, "digest", "--now")
+    killer.join()
+    assert len(box.messages) == 1 and done.returncode == 1
+    assert "digest for alice@example.org was accepted" in done.stderr
+    assert "the database could not record it: its 2 items will be in the next digest again" in done.stderr
+    assert "Traceback" not in done.stderr
