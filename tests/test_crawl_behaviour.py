@@ -71,6 +71,13 @@ def test_retry_after_is_honoured_and_health_is_shown(tmp_path, site, mongo_uri):
     first = newsmon(config, "crawl")
     assert "failed: busy: HTTP 429" in first.stdout
     assert len(site.hits("/feeds/busy.xml")) == 1  # not retried at once
+    site.routes["/feeds/curt.xml"] = Reply(429, b"too many requests", {})  # and no word on when
+    curt = write_config(
+        tmp_path / "curt.yaml",
+        config_text(mongo_uri, tmp_path / "var", [("curt", site.url("/feeds/curt.xml"))], None),
+    )
+    assert "failed: curt: HTTP 429" in newsmon(curt, "crawl").stdout
+    assert len(site.hits("/feeds/curt.xml")) == 1  # not asked again within the second
     second = newsmon(config, "crawl")
     assert "failed: busy: server asked to wait until" in second.stdout
     third = newsmon(config, "crawl")  # waiting does not forget how long to wait

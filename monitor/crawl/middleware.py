@@ -47,13 +47,17 @@ def retry_after(response: Response, now: datetime | None = None) -> datetime | N
 
 
 class RetryAfterMiddleware:
-    """Runs before Scrapy's RetryMiddleware (priority 560 > 550) and stops its immediate retry."""
+    """Runs before Scrapy's RetryMiddleware (priority 560 > 550) and stops its immediate retry
+    when the server says when to come back, or says 429 (too many requests) at all: asking
+    again within the second is what it asked us not to do. The next crawl asks again."""
 
     def process_response(self, request: Request, response: Response, spider=None) -> Response:
         when = retry_after(response)
         if when is not None:
             request.meta["dont_retry"] = True
             request.meta["retry_after"] = when
+        elif response.status == 429:
+            request.meta["dont_retry"] = True
         return response
 
 
