@@ -93,26 +93,19 @@ def test_scrapy_crawl_feeds_runs_the_same_crawl(tmp_path, site, mongo_uri):
     scrapy = REPO / ".venv" / "bin" / "scrapy"
     if not scrapy.exists():
         pytest.skip("scrapy is not installed in .venv (run make setup)")
-    done = subprocess.run(
-        [str(scrapy), "crawl", "feeds"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "MONITOR_CONFIG": str(config)},
-    )
+
+    def scrapy_crawl(config_path):
+        env = {**os.environ, "MONITOR_CONFIG": str(config_path)}
+        return subprocess.run(
+            [str(scrapy), "crawl", "feeds"], cwd=REPO, capture_output=True, text=True, timeout=180, env=env
+        )
+
+    done = scrapy_crawl(config)
     assert done.returncode == 0, done.stderr
     assert "'newsmon/new_articles': 3" in done.stderr
     assert len(newsmon(config, "export").stdout.splitlines()) == 3
     broken = write_config(tmp_path / "broken.yaml", "crawl:\n  every: sometimes\n")
-    done = subprocess.run(
-        [str(scrapy), "crawl", "feeds"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "MONITOR_CONFIG": str(broken)},
-    )
+    done = scrapy_crawl(broken)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert f"{broken}:2: crawl.every: 'sometimes' is not a duration" in done.stderr
 
