@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from monitor import commands
 from monitor.config import Config, ConfigError, find_config, load_config
 from monitor.embedded import EmbeddedServer, EmbeddedServerError
+from monitor.terminal import printable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -93,7 +94,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if summary.articles_retry_later:
         print(f"  articles whose page failed for now, asked again next crawl: {summary.articles_retry_later}")
     for name, error in summary.failures:
-        print(f"  failed: {name}: {error}")
+        print(f"  failed: {name}: {printable(error)}")
     return EXIT_FAILED if summary.feeds_failed and not polled else EXIT_OK
 
 
@@ -112,7 +113,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
         )
     for r in results:
         detail = f" ({r.items} items) {r.detail}" if r.items else (f" ({r.detail})" if r.detail else "")
-        print(f"{r.recipient}: {r.status}{detail}")
+        print(f"{r.recipient}: {r.status}{printable(detail)}")
     return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
 
 
@@ -142,7 +143,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"database: FAILED: {exc}")
         ok = False
     smtp_ok, smtp = check_smtp(config.mail)
-    print(f"mail: {smtp}" if smtp_ok else f"mail: FAILED: {smtp}")
+    print(f"mail: {printable(smtp)}" if smtp_ok else f"mail: FAILED: {printable(smtp)}")
     ok = ok and smtp_ok
     print("schedule:")
     for line in describe_schedule(config, datetime.now(UTC)):
@@ -210,7 +211,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 str(s.consecutive_failures) if s else "0",
                 f"{s.average_new_items:.1f}" if s else "-",
                 str(counts.get(feed.name, 0)),
-                (s.last_error if s and s.consecutive_failures else "")[:60],
+                printable(s.last_error if s and s.consecutive_failures else "")[:60],
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -223,7 +223,13 @@ def test_network_failures_are_reported_in_words_a_user_can_act_on(tmp_path, site
         b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 1000\r\n\r\n<rss"
     )
     site.routes["/feeds/moved.xml"] = Reply(301, b"", {"Location": "file:///etc/passwd"})
-    feeds = [("silent", silent.url), ("cut", cut.url), ("moved", site.url("/feeds/moved.xml"))]
+    site.routes["/feeds/sly.xml"] = Reply(301, b"", {"Location": "gopher://x/\x1b]0;pwned\x07"})
+    feeds = [
+        ("silent", silent.url),
+        ("cut", cut.url),
+        ("moved", site.url("/feeds/moved.xml")),
+        ("sly", site.url("/feeds/sly.xml")),
+    ]
     config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
     try:
         done = newsmon(config, "crawl")
@@ -239,6 +245,9 @@ def test_network_failures_are_reported_in_words_a_user_can_act_on(tmp_path, site
     )
     assert "failed: moved: HTTP 301 (a redirect to file:///etc/passwd, not followed)" in done.stdout
     assert "Failure" not in done.stdout, done.stdout
+    # what a server wrote reaches the terminal as text, not as escape sequences
+    assert "failed: sly: HTTP 301 (a redirect to gopher://x/\\x1b]0;pwned\\x07, not followed)" in done.stdout
+    assert "\x1b" not in done.stdout and "\x1b" not in newsmon(config, "feeds").stdout
 
 
 def test_database_gone_mid_crawl_loses_nothing(tmp_path, site):

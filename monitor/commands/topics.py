@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from monitor.commands import count, since_cutoff
+from monitor.terminal import printable
 from monitor.topics import Document, QueryError, Topic, TopicMatcher, compile_topic, explain, mark_text
 
 EXIT_INPUT = 1
@@ -157,10 +158,10 @@ def cmd_test(args: argparse.Namespace) -> int:
             for hit in matcher.match(doc):
                 shown += 1
                 when = article.published.strftime("%Y-%m-%d %H:%M") if article.published else "undated"
-                print(f"{when}  {article.title}")
-                print(f"  {article.url}")
-                print(f"  score {hit.score:g}; matched: {', '.join(hit.terms)}")
-                print(f"  {mark_text(hit.snippet, hit.highlights)}")
+                print(f"{when}  {printable(article.title)}")
+                print(f"  {printable(article.url)}")
+                print(f"  score {hit.score:g}; matched: {printable(', '.join(hit.terms))}")
+                print(f"  {printable(mark_text(hit.snippet, hit.highlights))}")
                 print()
     period = f"in the last {args.since}" if args.since else "in the store"
     more = " (limit reached)" if shown >= args.limit else ""
