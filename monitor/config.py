@@ -221,6 +221,11 @@ def parse_smtp(text: str) -> SmtpTarget:
         )
     if parts.password:
         raise ValueError(f"put the SMTP password in ${ENV_SMTP_PASSWORD}, not in the config")
+    if given_port == 0 or parts.path.strip("/") or parts.query or parts.fragment:
+        raise ValueError(
+            f"{mask_password(str(text))!r}: an SMTP URL is scheme://[user@]host[:port] (a port from 1,"
+            " no path or query: they would be ignored)"
+        )
     security, port = schemes[parts.scheme]
     user = unquote(parts.username or "")  # newsmon%40example.org is the user newsmon@example.org
     return SmtpTarget(parts.hostname, given_port or port, user, security)

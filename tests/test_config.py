@@ -278,6 +278,16 @@ def test_example_config_is_valid(monkeypatch):
             "monitor.yaml:13: topics: a topic name must be",
         ),
         ("  kursk:\n", "  ~:\n    query: truce\n  kursk:\n", "monitor.yaml:13: topics: a topic name must be"),
+        (
+            "  smtp: smtp://user@smtp.example.org:587",
+            "  smtp: smtp://user@smtp.example.org:0",
+            "monitor.yaml:22: mail.smtp: 'smtp://user@smtp.example.org:0': an SMTP URL is",
+        ),
+        (
+            "  smtp: smtp://user@smtp.example.org:587",
+            "  smtp: smtp://user@smtp.example.org:587/relay?tls=no",
+            "monitor.yaml:22: mail.smtp: 'smtp://user@smtp.example.org:587/relay?tls=no': an SMTP URL is",
+        ),
     ],
 )
 def test_values_that_would_hang_or_crash_later_are_refused(tmp_path, old, new, expected):
