@@ -89,3 +89,9 @@ def test_monitor_workers_typo_falls_back_to_one_per_core(monkeypatch, caplog, en
     assert worker_count() == (os.cpu_count() or 1 if expected is None else expected)
     warned = "using one per core" in caplog.text
     assert warned == (expected is None and env != "")
+
+
+def test_a_monitor_workers_typo_is_warned_about_once(monkeypatch, caplog):
+    monkeypatch.setenv("MONITOR_WORKERS", "three")  # a value no other test uses
+    assert worker_count() == worker_count() == (os.cpu_count() or 1)
+    assert caplog.text.count("MONITOR_WORKERS='three'") == 1

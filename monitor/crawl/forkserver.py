@@ -34,9 +34,13 @@ def worker_count() -> int:
     env = os.environ.get("MONITOR_WORKERS", "").strip()
     if env.isascii() and env.isdigit() and len(env) <= 3 and int(env) <= MAX_WORKERS:
         return int(env)
-    if env:  # a typo must not stop the crawl (it was a ValueError traceback)
+    if env and env not in _warned:  # a typo must not stop the crawl (it was a ValueError traceback)
+        _warned.add(env)  # said once per process, though the crawl asks more than once
         log.warning("MONITOR_WORKERS=%r is not 0..%d; using one per core", env, MAX_WORKERS)
     return os.cpu_count() or 1
+
+
+_warned: set[str] = set()
 
 
 def context() -> multiprocessing.context.BaseContext:
