@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor import commands
-from monitor.config import Config, ConfigError, find_config, load_config
+from monitor.config import Config, ConfigError, find_config, load_config, parse_email
 from monitor.embedded import EmbeddedServer, EmbeddedServerError
 from monitor.terminal import printable
 
@@ -53,11 +53,15 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         print(f"{path} exists; use --force to overwrite it", file=sys.stderr)
         return EXIT_FAILED
-    # written beside it and renamed over it: a write that fails leaves the old file whole
-    partial = path.with_name(f".{path.name}.new")
+    # written beside it and renamed over it: a write that fails leaves the old file whole (a
+    # symlink's target is what gets replaced, with the mode it had)
+    target = path.resolve() if path.is_symlink() else path
+    partial = target.with_name(f".{target.name}.new")
     try:
         partial.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
-        partial.replace(path)
+        if target.exists():
+            partial.chmod(target.stat().st_mode & 0o7777)
+        partial.replace(target)
     except OSError as exc:
         if partial.is_file() and not partial.is_symlink():  # our own half-written copy
             partial.unlink()
@@ -102,11 +106,22 @@ def cmd_digest(args: argparse.Namespace) -> int:
     config = _config(args)
     from monitor.delivery import send_due_digests
 
-    known = {r.email for r in config.recipients}
-    unknown = [e for e in args.to or () if e not in known]
+    known = {r.email.lower(): r.email for r in config.recipients}  # as the config checks them
+    wanted, unknown = [], []
+    for given in args.to or ():
+        try:
+            email = known.get(parse_email(given).lower())
+        except ValueError:
+            email = None
+        if email:
+            wanted.append(email)
+        else:
+            unknown.append(given)
     if unknown:
-        print(f"{config.path}: no recipient {', '.join(unknown)}", file=sys.stderr)
+        listed = ", ".join(sorted(known.values())) or "none"
+        print(f"{config.path}: no recipient {', '.join(unknown)} (recipients: {listed})", file=sys.stderr)
         return EXIT_CONFIG
+    args.to = wanted or None
     with _open_store(config) as store:
         results = send_due_digests(
             config, store, datetime.now(UTC), to=args.to, force=args.now, dry_run=args.dry_run

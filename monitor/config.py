@@ -250,7 +250,14 @@ def parse_email(text: str) -> str:
     so a comma, a second address or a display name is refused, not guessed at."""
     if not _EMAIL.match(str(text).strip()):
         raise ValueError(f"{text!r} is not an email address (one address, like alice@example.org)")
-    return str(text).strip()
+    user, _, domain = str(text).strip().rpartition("@")
+    if not user.isascii():  # SMTP carries it as is only with SMTPUTF8, which few servers offer
+        raise ValueError(f"{text!r}: the part before @ must be plain ASCII")
+    try:  # an international domain goes on the wire as its ASCII (IDNA) form
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"{text!r}: {domain!r} is not a valid domain name") from None
+    return f"{user}@{domain}"
 
 
 _NAMED = re.compile(
@@ -397,8 +404,8 @@ def _crawl_interval(text: str) -> timedelta:
 
 def _page_size(text: str) -> int:
     value = parse_size(text)
-    if value < 1024:
-        raise ValueError(f"{text!r} is too small a page size (at least 1KB)")
+    if not 1024 <= value <= 1024**3:
+        raise ValueError(f"{text!r} is not a page size between 1KB and 1GB")
     return value
 
 

@@ -67,9 +67,17 @@ def choose_url(entry: FeedEntry, page: FetchedPage, declared_canonical: str) -> 
     fetched = page.url or entry.link
     if declared_canonical and is_http_url(declared_canonical) and _same_site(declared_canonical, fetched):
         path = urlsplit(declared_canonical).path
-        if path not in ("", "/"):  # sites that point every page at their home page
+        if path not in ("", "/") and not _section_of(path, urlsplit(fetched).path):
             return canonical_url(declared_canonical)
     return canonical_url(fetched)
+
+
+def _section_of(canonical_path: str, page_path: str) -> bool:
+    """A canonical link to a folder shallower than the page (`/news/` from `/news/2024/talks`)
+    names a section front, not the article: sites that point every page of a section there
+    would make all its stories one (as those pointing at their home page would)."""
+    depth = len([p for p in canonical_path.split("/") if p])
+    return canonical_path.endswith("/") and depth < len([p for p in page_path.split("/") if p])
 
 
 def is_html(page: FetchedPage) -> bool:

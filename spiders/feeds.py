@@ -37,6 +37,7 @@ from monitor.store import MAX_ATTEMPTS, Store, StoreError
 from monitor.urls import canonical_url
 
 log = logging.getLogger(__name__)
+MAX_ETAG = 1024  # longer ETags are not kept (nginx refuses request headers over 8 KB by default)
 
 
 # What Twisted's and Scrapy's terse network errors mean, in the words of a user
@@ -244,6 +245,8 @@ class FeedsSpider(scrapy.Spider):
                 self._fail(name, feed.url, f"the feed parser crashed: {exc}")
                 return []
             etag = (response.headers.get(b"ETag") or b"").decode("latin-1")
+            if len(etag) > MAX_ETAG:  # sent back, it would make the request too large for many servers
+                etag = ""
             last_modified = (response.headers.get(b"Last-Modified") or b"").decode("latin-1")
             if not parsed.complete:  # cut short in transit: no validators, so the next crawl gets it whole
                 etag = last_modified = ""

@@ -233,3 +233,24 @@ def test_extract_refuses_endless_files_and_other_schemes():
     assert done.returncode == 1
     assert first["error"] == "ValueError: '/dev/zero' is larger than 10485760 bytes"
     assert second["error"] == "ValueError: 'ftp://example.org/x': only http(s) URLs and files can be read"
+
+
+def test_init_force_through_a_symlink_replaces_its_target_and_keeps_the_mode(tmp_path):
+    target = tmp_path / "real.yaml"
+    target.write_text("# mine\n")
+    target.chmod(0o600)
+    link = tmp_path / "monitor.yaml"
+    link.symlink_to(target)
+    done = newsmon(link, "init", "--force")
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and "topics:" in target.read_text()
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_digest_to_takes_an_address_as_the_config_does(tmp_path, mongo_uri):
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", NO_FETCH, None))
+    done = newsmon(config, "digest", "--to", "ALICE@Example.org", "--dry-run")
+    assert done.returncode == 0 and done.stdout.startswith("alice@example.org: "), done.stdout + done.stderr
+    done = newsmon(config, "digest", "--to", "bob@example.org")
+    assert done.returncode == 2
+    assert "no recipient bob@example.org (recipients: alice@example.org)" in done.stderr

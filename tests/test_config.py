@@ -265,7 +265,17 @@ def test_example_config_is_valid(monkeypatch):
         (
             "  every: 30m",
             "  every: 30m\n  max_page_size: 0",
-            "monitor.yaml:6: crawl.max_page_size: '0' is too small a page size",
+            "monitor.yaml:6: crawl.max_page_size: '0' is not a page size between 1KB and 1GB",
+        ),
+        (
+            "  every: 30m",
+            "  every: 30m\n  max_page_size: 99999999999GB",
+            "monitor.yaml:6: crawl.max_page_size: '99999999999GB' is not a page size between 1KB and 1GB",
+        ),
+        (
+            "  - email: alice@example.org",
+            "  - email: алиса@example.org",
+            "monitor.yaml:16: recipients[0].email: 'алиса@example.org': the part before @ must be plain",
         ),
         (
             "  kursk:\n",
@@ -328,3 +338,12 @@ def test_a_file_not_in_utf8_names_the_line_of_the_bad_byte(tmp_path):
     assert [str(p) for p in info.value.problems] == [
         f"{path}:3: (top level): not UTF-8: byte 0xe9 (save the file as UTF-8)"
     ]
+
+
+def test_an_international_domain_is_mailed_in_its_ascii_form(tmp_path):
+    text = GOOD.replace("alice@example.org", "alice@exämple.org").replace(
+        '"newsmon <newsmon@example.org>"', '"Ünïcode Name <nm@exämple.org>"'
+    )
+    config = parse_config(text, tmp_path / "monitor.yaml")
+    assert config.recipients[0].email == "alice@xn--exmple-cua.org"
+    assert config.mail.sender_address == "nm@xn--exmple-cua.org"

@@ -22,6 +22,8 @@ PARAGRAPHS = "".join(
         ("https://www.news.example/world/talks", "https://www.news.example/world/talks"),  # www. is the site
         ("/world/talks-amp", "https://news.example/world/talks-amp"),  # made absolute
         ("https://news.example/", "https://news.example/world/talks.html"),  # every page -> home page
+        ("https://news.example/world/", "https://news.example/world/talks.html"),  # -> its section front
+        ("https://news.example/world/talks/", "https://news.example/world/talks/"),  # a folder-style URL
         ("https://other.example/world/talks", "https://news.example/world/talks.html"),  # another site
         # broken links (seen in the wild as typos) are ignored instead of failing the article:
         ("https://news.example:abc/world/talks", "https://news.example/world/talks.html"),
