@@ -69,9 +69,8 @@ def _describe(exc: BaseException) -> str:
     if reasons:
         return "; ".join(dict.fromkeys(_describe(r) for r in reasons))
     text = str(exc).strip()
-    if name in _PLAIN_WORDS and not text:
-        return f"{name}: {_PLAIN_WORDS[name]}"
-    if name == "ConnectionDone":  # Twisted's "Connection was closed cleanly." says nothing useful
+    # no text, or Twisted's "Connection was closed cleanly.", which says nothing a user can act on
+    if name in _PLAIN_WORDS and (not text or name == "ConnectionDone"):
         return f"{name}: {_PLAIN_WORDS[name]}"
     text = text or name
     return text if name in text else f"{name}: {text}"
