@@ -573,6 +573,8 @@ def _recipients(r: _Reader, node: yaml.Node | None, topics: set[str]) -> tuple[R
         if "topics" in m:
             tnode = m["topics"][1]
             names = r.strings(f"{key}.topics", tnode)
+            if not names and isinstance(tnode, yaml.SequenceNode):  # would never be mailed anything
+                r.problem(f"{key}.topics", tnode, "empty (name at least one topic this recipient watches)")
             for j, name in enumerate(names):
                 if name not in topics:
                     hint = _closest(name, topics)

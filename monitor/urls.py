@@ -23,7 +23,8 @@ def is_http_url(url: str) -> bool:
         _ = parts.port  # parsed on access: raises for a port that is no number or out of range
     except ValueError:  # that, or an unbalanced IPv6 bracket
         return False
-    return parts.scheme.lower() in DEFAULT_PORTS and bool(parts.hostname)
+    host = parts.hostname or ""
+    return parts.scheme.lower() in DEFAULT_PORTS and bool(host) and not any(c.isspace() for c in host)
 
 
 def canonical_url(url: str) -> str:

@@ -288,6 +288,12 @@ def test_example_config_is_valid(monkeypatch):
             "monitor.yaml:13: topics: a topic name must be",
         ),
         ("  kursk:\n", "  ~:\n    query: truce\n  kursk:\n", "monitor.yaml:13: topics: a topic name must be"),
+        ("    topics: [ceasefire, kursk]", "    topics: []", "monitor.yaml:17: recipients[0].topics: empty"),
+        (
+            "  - url: https://example.org/world/rss.xml",
+            "  - url: http://exa mple.org/world/rss.xml",
+            "monitor.yaml:7: feeds[0].url: 'http://exa mple.org/world/rss.xml' is not an http(s) URL",
+        ),
         (
             "  smtp: smtp://user@smtp.example.org:587",
             "  smtp: smtp://user@smtp.example.org:0",
