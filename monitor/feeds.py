@@ -110,7 +110,6 @@ def _gunzip(body: bytes, max_bytes: int) -> bytes:
 _CUT_SHORT = re.compile(r"no element found|unclosed token|unclosed CDATA section")
 
 
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""")
 _CHARSET_PARAM = re.compile(r";\s*charset\s*=[^;]*", re.IGNORECASE)
 
 
@@ -118,10 +117,14 @@ def _utf8_if_mislabelled(body: bytes, content_type: str) -> str:
     """The content type, told UTF-8 when the header or the XML declaration names a single-byte
     charset for a body that is UTF-8 (a site moved to UTF-8 and kept its old label): feedparser
     would decode it as that charset without complaint, as mojibake."""
-    from monitor.extraction.encoding import declared_charset, normalize_charset, utf8_despite
+    from monitor.extraction.encoding import (
+        declared_charset,
+        normalize_charset,
+        utf8_despite,
+        xml_declared_charset,
+    )
 
-    prolog = _XML_ENCODING.match(body[:256])
-    for label in (declared_charset(content_type), prolog and prolog.group(1).decode("ascii")):
+    for label in (declared_charset(content_type), xml_declared_charset(body)):
         if utf8_despite(body, normalize_charset(label)):
             return _CHARSET_PARAM.sub("", content_type) + "; charset=utf-8"
     return content_type

@@ -12,7 +12,7 @@ import re
 
 import charset_normalizer
 
-__all__ = ["declared_charset", "decode_html", "normalize_charset", "utf8_despite"]
+__all__ = ["declared_charset", "decode_html", "normalize_charset", "utf8_despite", "xml_declared_charset"]
 
 # Labels that browsers (WHATWG Encoding Standard) read as a wider superset: decoding with the
 # narrow codec would turn curly quotes and the like into mojibake or errors.
@@ -71,6 +71,12 @@ def _bom(body: bytes) -> tuple[str, int] | None:
         if body.startswith(bom):
             return name, len(bom)
     return None
+
+
+def xml_declared_charset(body: bytes) -> str | None:
+    """The encoding an XML declaration at the start of `body` names, if any."""
+    m = _XML_DECL.search(body[:_META_SCAN_BYTES])
+    return m.group(1).decode("ascii", "replace") if m else None
 
 
 def _meta_charset(body: bytes) -> str | None:
