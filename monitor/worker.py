@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 
+from monitor import gcpolicy
 from monitor.models import Article, FeedEntry, FetchedPage, ParsedFeed, TopicHit
 
 _topics: tuple | None = None  # the crawl's topics, until the first article needs the matcher
@@ -37,6 +38,7 @@ def analyze(
     if _topics is not None:
         ingest.init_worker(_topics)
         _topics = None
+        gcpolicy.keep_what_is_built()  # the matcher and the extraction stack live as long as the worker
     article, hits = ingest.analyze(entry, page, drop)
     return article, hits, zlib.compress(page.body, 6) if page.body is not None else None
 

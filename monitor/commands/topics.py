@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from monitor import gcpolicy
 from monitor.commands import count, since_cutoff
 from monitor.terminal import printable
 from monitor.topics import Document, QueryError, Topic, TopicMatcher, compile_topic, explain, mark_text
@@ -116,6 +117,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_INPUT
     matcher = TopicMatcher(topics, presearch=not args.no_presearch)
+    gcpolicy.keep_what_is_built()
     out = sys.stdout
     try:
         for doc in _documents(args.jsonl):
