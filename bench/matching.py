@@ -22,8 +22,9 @@ TopicHits are compared on the documents both modes saw; the script exits 1 if th
 The presearcher learns which terms are rare from the documents it sees (re-planning after the
 first 256); that learning and the re-plan happen inside the timed presearch run.
 Once the matcher is built, the collector is set as `newsmon topics match` sets it
-(`monitor.gcpolicy.keep_what_is_built`). Memory is the tracemalloc peak of compiling the queries and building the matcher (and its
-per-language presearch indexes). Everything runs on one core (one thread).
+(`monitor.gcpolicy.keep_what_is_built`). Memory is the tracemalloc peak of compiling the queries
+and building the matcher (and its per-language presearch indexes). Everything runs on one core
+(one thread).
 """
 
 from __future__ import annotations

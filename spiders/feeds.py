@@ -352,7 +352,7 @@ class FeedsSpider(scrapy.Spider):
             del self.in_flight[canonical]
             self.retry_later.add(canonical)
             self._count("articles_retry_later")
-            log.info(
+            log.warning(
                 "article %s not fetched (%s); the next crawl tries again (%d of %d)",
                 request.url,
                 error,
@@ -365,5 +365,5 @@ class FeedsSpider(scrapy.Spider):
             except StoreError as exc:  # left as it was: the next crawl follows it all the same
                 log.error("could not record the failure of %s: %s", request.url, exc)
             return
-        log.info("article %s not fetched (%s); keeping the feed's text", request.url, error)
+        log.warning("article %s not fetched (%s); keeping the feed's text", request.url, error)
         yield self._item(request, FetchedPage(request.url, error=error))

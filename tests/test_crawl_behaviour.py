@@ -136,8 +136,12 @@ def test_a_page_that_fails_for_now_is_asked_again_and_one_that_keeps_failing_kee
     site.routes["/news/down.html"] = page  # back up
     second = newsmon(config, "crawl")
     assert "new articles: 1" in second.stdout and "asked again next crawl: 1" in second.stdout, second.stdout
+    # each failure is one warning line in newsmon's words, not Scrapy's ERROR "Gave up retrying"
+    assert "gone.html not fetched (HTTP 504); the next crawl tries again (2 of 3)" in second.stderr
+    assert "Gave up retrying" not in second.stderr and "ERROR" not in second.stderr, second.stderr
     third = newsmon(config, "crawl")  # the third failure of gone.html is its last
     assert "new articles: 1" in third.stdout and "asked again" not in third.stdout, third.stdout
+    assert "gone.html not fetched (HTTP 504); keeping the feed's text" in third.stderr
     assert "new articles: 0" in newsmon(config, "crawl").stdout
     assert len(site.hits("/news/gone.html")) == 3 * 2  # three crawls, each with one retry (retries: 1)
     client, database = db(mongo_uri)

@@ -135,7 +135,10 @@ def test_every_feed_failing_exits_1_with_one_line_per_failure(tmp_path, mongo_ur
     assert done.returncode == 1
     assert "failed: dead: DownloadConnectionRefusedError: Connection was refused" in done.stdout
     assert "Traceback" not in done.stderr  # Scrapy's robots.txt middleware logged ~80 lines here
-    assert "robots.txt" in done.stderr or "robotstxt" in done.stderr  # its one line is still there
+    assert "robots.txt not downloaded for <GET http://127.0.0.1:" in done.stderr  # one line, saying so
+    # the feed's failure once, in newsmon's words: not also Scrapy's "Gave up retrying" at ERROR
+    assert "WARNING: feed dead failed: DownloadConnectionRefusedError" in done.stderr
+    assert "Gave up retrying" not in done.stderr and "ERROR" not in done.stderr, done.stderr
 
 
 def test_dry_run_renders_without_recording(tmp_path, site, mongo_uri):

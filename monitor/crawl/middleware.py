@@ -63,8 +63,9 @@ class RetryAfterMiddleware:
 
 class _NetworkErrorInOneLine(logging.Filter):
     """Scrapy logs a robots.txt download that failed at ERROR with the traceback: some 80 lines for
-    a refused connection. A site that is down is routine for a monitor, and the feed or article is
-    reported as failed anyway; Scrapy's one-line message stays, as a warning."""
+    a refused connection, under the URL of the request that was waiting for it. A site that is
+    down is routine for a monitor, and the feed or article is reported as failed anyway: one
+    warning line stays, saying that it was robots.txt and what follows."""
 
     NETWORK = (
         DownloadConnectionRefusedError,
@@ -77,6 +78,11 @@ class _NetworkErrorInOneLine(logging.Filter):
         if record.exc_info and isinstance(record.exc_info[1], self.NETWORK):
             record.exc_info = record.exc_text = None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
+            if isinstance(record.args, dict) and "request" in record.args and "f_exception" in record.args:
+                record.msg = (
+                    "robots.txt not downloaded for %(request)s (%(f_exception)s):"
+                    " this crawl treats the site as having none"
+                )
         return True
 
 

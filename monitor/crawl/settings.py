@@ -66,6 +66,10 @@ DOWNLOAD_WARNSIZE = 0
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 10  # Scrapy's 20 costs a feed stuck in a redirect loop 21 requests a crawl
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Scrapy says ERROR "Gave up retrying <GET …>" for every request whose retries ran out; the spider
+# reports each of those itself, in words (a feed that failed, an article kept for the next crawl),
+# so Scrapy's line is only shown with -v.
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 CONCURRENT_REQUESTS = 32
 # Scrapy processes this many items of every response's output in parallel; ours is one item, or a
 # feed's requests, which only get scheduled. Items of different responses still run concurrently.
