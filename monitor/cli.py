@@ -217,6 +217,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     rows = [("feed", "last fetch (UTC)", "last ok (UTC)", "status", "fails", "avg new", "articles", "error")]
     for feed in config.feeds:
         s = states.get(feed.name)
+        shown_error = s.last_error if s and (s.consecutive_failures or s.last_status == "partial") else ""
         rows.append(
             (
                 feed.name,
@@ -226,7 +227,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 str(s.consecutive_failures) if s else "0",
                 f"{s.average_new_items:.1f}" if s else "-",
                 str(counts.get(feed.name, 0)),
-                printable(s.last_error if s and s.consecutive_failures else "")[:60],
+                printable(shown_error)[:60],
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -64,7 +64,7 @@ class FeedState:
     etag: str = ""
     last_modified: str = ""
     last_fetch: datetime | None = None
-    last_status: str = ""  # "ok", "not-modified", "error"
+    last_status: str = ""  # "ok", "not-modified", "partial" (cut short: see last_error), "error"
     last_success: datetime | None = None
     last_error: str = ""
     last_error_at: datetime | None = None
@@ -174,22 +174,34 @@ class Store:
         return out
 
     def record_feed_success(
-        self, name: str, url: str, *, not_modified: bool, etag: str, last_modified: str, new_items: int
+        self,
+        name: str,
+        url: str,
+        *,
+        not_modified: bool,
+        etag: str,
+        last_modified: str,
+        new_items: int,
+        partial: str = "",
     ) -> None:
-        """Advance validators and health. Call only after the fetch's new entries are stored."""
+        """Advance validators and health. Call only after the fetch's new entries are stored.
+        `partial`: why the document was only partly read (its entries up to there were stored),
+        shown by `newsmon feeds` until the next fetch."""
         now = utcnow()
         update: dict = {
             "$set": {
                 "url": url,
                 "last_fetch": now,
                 "last_success": now,
-                "last_status": "not-modified" if not_modified else "ok",
+                "last_status": "not-modified" if not_modified else "partial" if partial else "ok",
                 "consecutive_failures": 0,
                 "retry_after": None,
                 "failing_since": None,
             },
             "$inc": {"fetches": 1, "new_items_total": new_items},
         }
+        if partial:
+            update["$set"].update(last_error=partial[:500], last_error_at=now)
         if not not_modified:
             update["$set"].update(etag=etag, last_modified=last_modified)
         self.db.feeds.update_one({"name": name}, update, upsert=True)

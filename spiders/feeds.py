@@ -270,6 +270,7 @@ class FeedsSpider(scrapy.Spider):
                 etag=etag,
                 last_modified=last_modified,
                 new_items=new,
+                partial="" if parsed.complete else f"the document ends early: {parsed.warning}",
             )
             self._count("feeds_fetched")
             self._count("new_entries", new)

@@ -105,8 +105,12 @@ def test_a_feed_cut_short_in_transit_is_fetched_whole_by_the_next_crawl(tmp_path
     first = newsmon(config, "crawl")
     assert first.returncode == 0 and "new articles: 6" in first.stdout, first.stdout + first.stderr
     assert "feed updates ends early" in first.stderr
+    row = next(line for line in newsmon(config, "feeds").stdout.splitlines() if line.startswith("updates"))
+    assert " partial " in row and "the document ends early" in row, row  # not shown as a plain "ok"
     site.routes["/feeds/updates.xml"] = Reply(200, whole, headers)  # same ETag: same document, whole
     second = newsmon(config, "crawl")
+    row = next(line for line in newsmon(config, "feeds").stdout.splitlines() if line.startswith("updates"))
+    assert " ok " in row and "ends early" not in row, row
     assert not site.hits("/feeds/updates.xml")[-1].get("If-None-Match")  # the cut copy's ETag was not kept
     assert "new articles: 4" in second.stdout, second.stdout + second.stderr
     third = newsmon(config, "crawl")
