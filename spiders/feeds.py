@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -63,6 +64,8 @@ def describe_failure(failure: Failure) -> str:
 
 def _describe(exc: BaseException) -> str:
     name = type(exc).__name__
+    if isinstance(exc, zlib.error):  # raised by Scrapy's HttpCompressionMiddleware as it is
+        return f"the body does not decompress as its Content-Encoding header says (zlib: {exc})"
     reasons = [r.value for r in _wrapped_failures(exc)]
     if any(type(r).__name__ in ("_DataLoss", "PotentialDataLoss") for r in reasons):  # a body cut short
         return f"ResponseDataLossError: {_PLAIN_WORDS['ResponseDataLossError']}"

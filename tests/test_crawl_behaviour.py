@@ -240,7 +240,10 @@ def test_network_failures_are_reported_in_words_a_user_can_act_on(tmp_path, site
     )
     site.routes["/feeds/moved.xml"] = Reply(301, b"", {"Location": "file:///etc/passwd"})
     site.routes["/feeds/sly.xml"] = Reply(301, b"", {"Location": "gopher://x/\x1b]0;pwned\x07"})
+    not_gzip = b"\x1f\x8b\x08\x00not gzip after all" * 10
+    site.routes["/feeds/packed.xml"] = Reply(200, not_gzip, {"Content-Encoding": "gzip"})
     feeds = [
+        ("packed", site.url("/feeds/packed.xml")),
         ("silent", silent.url),
         ("cut", cut.url),
         ("moved", site.url("/feeds/moved.xml")),
@@ -260,6 +263,9 @@ def test_network_failures_are_reported_in_words_a_user_can_act_on(tmp_path, site
         in done.stdout
     )
     assert "failed: moved: HTTP 301 (a redirect to file:///etc/passwd, not followed)" in done.stdout
+    assert "failed: packed: the body does not decompress as its Content-Encoding header says (zlib:" in (
+        done.stdout
+    )
     assert "Failure" not in done.stdout, done.stdout
     # what a server wrote reaches the terminal as text, not as escape sequences
     assert "failed: sly: HTTP 301 (a redirect to gopher://x/\\x1b]0;pwned\\x07, not followed)" in done.stdout
