@@ -37,7 +37,7 @@ def canonical_url(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
-    host = _ascii_host(host)
+    host = ascii_host(host)
     port = parts.port
     netloc = host if port in (None, DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
     path = _clean_path(parts.path)
@@ -48,7 +48,8 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path or "/", query, ""))
 
 
-def _ascii_host(host: str) -> str:
+def ascii_host(host: str) -> str:
+    """The host as DNS and stored URLs spell it (``bücher.de`` -> ``xn--bcher-kva.de``)."""
     try:
         return host.encode("idna").decode("ascii") if host else host
     except UnicodeError:

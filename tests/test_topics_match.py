@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from monitor.topics import Document, TopicMatcher, compile_topic
@@ -170,3 +173,38 @@ def test_terms_as_they_appear() -> None:
     doc = Document("d", "", "The Cease-Fire and l’Élysée", lang="fr")
     hit = TopicMatcher([compile_topic("t", query="ceasefire elysee")]).match(doc)[0]
     assert set(hit.terms) == {"Cease-Fire", "Élysée"}
+
+
+@pytest.mark.parametrize(
+    ("query", "url"),
+    [
+        ("kursk site:bücher.de", "https://xn--bcher-kva.de/a"),  # stored URLs carry the IDNA host
+        ("kursk site:xn--bcher-kva.de", "https://bücher.de/a"),
+        ("kursk site:мвс.укр", "https://news.xn--b1atq.xn--j1amh/a"),
+        ("kursk site:BÜCHER.de", "https://www.bücher.de/a"),
+    ],
+)
+def test_site_matches_an_internationalised_domain_in_either_spelling(query: str, url: str) -> None:
+    assert matches(query, "Kursk", url=url, lang="en")
+    assert not matches("kursk -" + query.split()[1], "Kursk", url=url, lang="en")
+
+
+def test_a_phrase_of_words_equal_to_their_own_compounds_is_decided_at_once() -> None:
+    """Each "ing" may be a word, a compound with the next or half of a query pair: the walk
+    tried every reading again from every position (22 words: 148 s). In a subprocess, so that a
+    regression fails here instead of hanging the suite."""
+    code = (
+        "from monitor.topics import Document, TopicMatcher, compile_topic\n"
+        "q = '\"' + ' '.join(['ing'] * 30) + ' zzz\"'\n"
+        "doc = Document('d', '', '-'.join(['ing'] * 32) + ' zzy zzz', lang='en')\n"
+        "print(len(TopicMatcher([compile_topic('q', query=q)]).match(doc)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "0", done.stderr
+
+
+def test_a_phrase_of_a_thousand_words_matches_through_a_compound() -> None:
+    words = [f"w{i}" for i in range(1000)]
+    text = words[0] + words[1] + " " + " ".join(words[2:])  # the slow path: a compound to walk
+    assert matches('"' + " ".join(words) + '"', "", text, lang="en")
+    assert not matches('"' + " ".join(words) + ' w0"', "", text, lang="en")

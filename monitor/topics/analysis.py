@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from monitor.topics import normalize
+from monitor.urls import ascii_host
 
 SENTINEL = "\x00"  # never equal to a stem
 
@@ -29,8 +30,9 @@ class Document:
 
 
 def host_of(url: str) -> str:
+    """The URL's host in its ASCII (IDNA) spelling, as `site:` domains are compared."""
     try:
-        return (urlsplit(url).hostname or "").lower().rstrip(".")
+        return ascii_host((urlsplit(url).hostname or "").lower().rstrip("."))
     except ValueError:  # malformed URL (e.g. bad IPv6 literal): no host, so no site: match
         return ""
 
