@@ -208,3 +208,40 @@ def test_a_phrase_of_a_thousand_words_matches_through_a_compound() -> None:
     text = words[0] + words[1] + " " + " ".join(words[2:])  # the slow path: a compound to walk
     assert matches('"' + " ".join(words) + '"', "", text, lang="en")
     assert not matches('"' + " ".join(words) + ' w0"', "", text, lang="en")
+
+
+UKRAINIAN_FORMS = [  # the forms a Ukrainian news monitor meets most: each must find the others
+    "Росія Росії Росію Росією",
+    "санкція санкції санкцію санкцій санкціями",
+    "ракета ракети ракеті ракету ракетою ракет",
+    "обстріл обстріли обстрілу обстрілів обстрілами",
+    "солдат солдати солдата солдатів солдатам",
+    "Київ Києва Києві Києвом",
+    "Харків Харкова Харкові Харковом",
+    "Львів Львова Львові",
+    "атака атаки атаці атаку",
+    "рік року році",
+    "перемога перемоги перемозі перемогу",
+    "територія території територію",
+    "мобілізація мобілізації мобілізацію",
+    "президент президента президенти президентом",
+    "розмова розмови розмову розмов",
+    "говорив говорила говорили говорить говорять",
+    "атакував атакували атакує атакують",
+]
+
+
+@pytest.mark.parametrize("forms", UKRAINIAN_FORMS)
+def test_ukrainian_case_and_number_forms_meet(forms: str) -> None:
+    words = forms.split()
+    for query in words:
+        missed = [w for w in words if not matches(query, "", f"Новини: {w} сьогодні.", lang="uk")]
+        assert not missed, f"{query!r} does not find {missed}"
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [("вибори", "вибух"), ("газ", "газета"), ("ціна", "цінний"), ("мир", "міра"), ("рак", "ракета")],
+)
+def test_ukrainian_stems_keep_other_words_apart(query: str, text: str) -> None:
+    assert not matches(query, "", text, lang="uk")

@@ -308,88 +308,64 @@ def elision_length(word: str) -> int:
 
 # ---- stemming ---------------------------------------------------------------------------------
 
-_UK_SUFFIXES = sorted(
+# Ukrainian has no Snowball stemmer: a light one of our own. Inflection endings, tried longest
+# first; the past-tense and 3rd-person endings that would eat the last consonant of a noun stem
+# (ракет-и, обстріл-и, солдат-и) count only after the vowel a verb stem ends in (говори-ли,
+# чита-в). Infinitives (-ти) are not stripped: "солдати", "кредити" are far more often plural
+# nouns than "-ати"/"-ити" verbs, so an infinitive meets only itself.
+_UK_ENDINGS = sorted(
     [
-        "ування",
-        "ювання",
-        "ового",
-        "ання",
-        "ення",
-        "ових",
-        "ової",
-        "іння",
-        "ами",
-        "еві",
-        "ими",
-        "ові",
-        "ого",
-        "ому",
-        "ьми",
-        "ями",
-        "єві",
-        "іми",
-        "ам",
-        "ах",
-        "ая",
-        "ей",
-        "ем",
-        "ею",
-        "еє",
-        "ий",
-        "им",
-        "их",
-        "ла",
-        "ли",
-        "ло",
-        "ом",
-        "ою",
-        "ої",
-        "ти",
-        "ть",
-        "ую",
-        "юю",
-        "ям",
-        "ях",
-        "яя",
-        "єм",
-        "єю",
-        "ів",
-        "ій",
-        "ім",
-        "іх",
-        "ії",
-        "їв",
-        "а",
-        "в",
-        "е",
-        "и",
-        "й",
-        "о",
-        "у",
-        "ь",
-        "ю",
-        "я",
-        "є",
-        "і",
-        "ї",
+        # verbal nouns, adjectives
+        "ування", "ювання", "ання", "ення", "іння",
+        "ого", "ому", "ими", "іми", "ій", "ий", "их", "іх", "ої", "ою", "ім", "им",
+        "ая", "яя", "ую", "юю", "еє",
+        # nouns
+        "ами", "ями", "ах", "ях", "ам", "ям", "ові", "еві", "єві", "ом", "ем", "єм", "ею", "єю", "ів", "їв",
+        "ей", "а", "я", "о", "е", "є", "и", "і", "ї", "у", "ю", "ь", "й",
+        # verbs: present tense, imperative
+        "ють", "ять", "уть", "ать", "іть", "ить", "ємо", "емо", "имо", "їмо", "єте", "ете", "ите", "їте",
+        "еш", "иш", "єш", "їш",
     ],
     key=len,
     reverse=True,
-)
+)  # fmt: skip
+_UK_AFTER_VERB_VOWEL = ("ть", "ла", "ло", "ли", "в")
+_UK_VERB_VOWELS = frozenset("аияуо")
+_UK_VOWELS = frozenset("аеиоуюяіїєь'")
+_UK_HARDENED = {"ц": "к", "з": "г"}
+_UK_CLOSED_I = re.compile(r"([іїо])([^аеиоуюяіїєь']{1,2})$")
 
 
 def _uk_stem(word: str) -> str:
-    """Light Ukrainian stemmer: strip a reflexive ending, then the longest inflection ending.
+    """Light Ukrainian stemmer: not a linguistic one; it makes the case and number forms of a
+    noun or adjective, and the past and present forms of a verb, meet.
 
-    Keeps at least three characters of the stem, so short words stay distinct. Not a
-    linguistic stemmer; good enough that case/number/gender/tense forms of one word meet.
+    Strips a reflexive ending, then the longest inflection ending (keeping three characters),
+    then the stem vowel before it (Росі-я / Росі-ї). Then it undoes the alternations that
+    inflection makes at the end of a stem, so that every form maps to one spelling: -ов/-ів/-єв
+    and -ув (Харків/Харкова, Львів/Львова, атакува-ли/атаку-ють), к/г before і (атака/атаці,
+    перемога/перемозі), і/ї in a closed last syllable (рік/року, Київ/Києва).
     """
     if len(word) > 5 and (word.endswith("ся") or word.endswith("сь")):
         word = word[:-2]
-    for suffix in _UK_SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+    stem = word
+    for suffix in _UK_AFTER_VERB_VOWEL:
+        cut = len(word) - len(suffix)
+        if cut >= 3 and word.endswith(suffix) and word[cut - 1] in _UK_VERB_VOWELS:
+            stem = word[:cut]
+            break
+    else:
+        for suffix in _UK_ENDINGS:
+            if len(word) - len(suffix) >= 3 and word.endswith(suffix):
+                stem = word[: -len(suffix)]
+                break
+    if len(stem) > 3 and stem[-1] in _UK_VOWELS:
+        stem = stem[:-1]
+    if len(stem) > 4 and stem.endswith(("ов", "ів", "єв", "ув")) and stem[-3] not in _UK_VOWELS:
+        stem = stem[:-2]
+    if stem[-1:] in _UK_HARDENED:
+        stem = stem[:-1] + _UK_HARDENED[stem[-1]]
+    return _UK_CLOSED_I.sub(lambda m: ("є" if m.group(1) == "ї" else "о") + m.group(2), stem)
 
 
 class _StemCache(dict):
