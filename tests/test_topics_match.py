@@ -106,6 +106,16 @@ CASES = [
     ('"зброї україні"', "", "Постачання зброї Україні", "uk", True),
     ("їжак", "", "іжак", "uk", False),
     ("й", "", "і", "uk", False),
+    # a prefix reaches across compounds as a word does
+    ("ceasef*", "", "A cease-fire was agreed", "en", True),
+    ("ceasef*", "", "A cease fire was agreed", "en", True),
+    ("ceasefire*", "", "A cease fire was agreed", "en", True),
+    ("ceasef*", "", "They cease. Fire was seen", "en", False),
+    ("title:ceasef*", "Cease-fire", "", "en", True),
+    ("title:ceasef*", "Truce", "A cease-fire", "en", False),
+    ("waffenstill*", "", "Der Waffen-Stillstand hält", "de", True),
+    ("xra*", "", "An x-ray of the site", "en", True),  # first word under three letters
+    ("ceasef* NEAR/2 agreed", "", "A cease fire was agreed", "en", True),
 ]
 
 

@@ -66,6 +66,7 @@ class Analysis:
     __slots__ = (
         "_by3",
         "_first3",
+        "_glued",
         "_pair_pos",
         "_prefix3",
         "_sentences",
@@ -120,6 +121,7 @@ class Analysis:
         self._words: list[str] | None = None
         self._title_words: list[str] | None = None
         self._prefix3: set[str] | None = None
+        self._glued: list[tuple[int, str]] | None = None
         self._spans: list[tuple[int, int]] | None = None
         self._sentences: dict[str, list[tuple[int, int]]] = {}
 
@@ -151,22 +153,38 @@ class Analysis:
             self._by3.pop("", None)
         return self._by3
 
+    def glued(self) -> list[tuple[int, str]]:
+        """(position, the folded words p and p+1 written as one) for each compound of the
+        document (`pairs`): a prefix reaches across them, as words do (``ceasef*`` finds
+        ``cease-fire``)."""
+        if self._glued is None:
+            folded = self.folded
+            self._glued = [(p, folded[p] + folded[p + 1]) for p, stem in enumerate(self.pairs) if stem]
+        return self._glued
+
     def prefix3_keys(self) -> set[str]:
-        """First three letters of the words of three or more letters."""
+        """First three letters of the words, and of the compounds, of three or more letters."""
         if self._prefix3 is None:
             self._prefix3 = set(self._first3)
+            self._prefix3.update(word[:3] for _, word in self.glued() if len(word) >= 3)
             self._prefix3.discard("")
         return self._prefix3
 
     def sorted_words(self, title: bool) -> list[str]:
-        """Distinct folded words (of the title only, or of everything), sorted: a prefix test is
-        one bisection, since the words starting with a prefix sort right from the prefix itself."""
+        """Distinct folded words and compounds (of the title only, or of everything), sorted: a
+        prefix test is one bisection, since the words starting with a prefix sort right from the
+        prefix itself."""
         if title:
             if self._title_words is None:
-                self._title_words = sorted(set(self.folded[: self.n_title]))
+                nt = self.n_title
+                words = set(self.folded[:nt])
+                words.update(word for p, word in self.glued() if p < nt)
+                self._title_words = sorted(words)
             return self._title_words
         if self._words is None:
-            self._words = sorted(set(self.folded))
+            words = set(self.folded)
+            words.update(word for _, word in self.glued())
+            self._words = sorted(words)
         return self._words
 
     def in_title(self, p: int) -> bool:

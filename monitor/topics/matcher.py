@@ -9,7 +9,7 @@ so a document costs one tokenise/fold/stem pass however many queries look at it.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from monitor.models import TopicHit
 from monitor.topics import normalize
@@ -202,11 +202,18 @@ class CPrefix(CNode):
 
     def occ(self, a: Analysis) -> list[Occ]:
         folded, prefix, nt = a.folded, self.prefix, a.n_title
-        return [
+        out = [
             (p, p)
             for p in self._positions(a)
             if folded[p].startswith(prefix) and not (self.title and p >= nt)
         ]
+        # a compound, where the prefix needs its second word too (the first alone is found above)
+        out += [
+            (p, p + 1)
+            for p, word in a.glued()
+            if word.startswith(prefix) and not folded[p].startswith(prefix) and not (self.title and p >= nt)
+        ]
+        return out
 
 
 class CSite(CNode):
@@ -356,6 +363,20 @@ class COr(CNode):
         return [o for c in self.children if c.ev(a) for o in c.hits(a)]
 
 
+def _walk(nodes: Iterable[CNode]) -> Iterator[CNode]:
+    """Every node of the compiled queries (without recursion: queries nest deeply)."""
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, CAnd | COr):
+            stack.extend(node.children)
+        elif isinstance(node, CNot):
+            stack.append(node.child)
+        elif isinstance(node, CNear):
+            stack.extend((node.left, node.right))
+
+
 def compile_node(node: Node, vocab: Vocab) -> CNode:
     """Syntax tree -> evaluable node, interning every word (and joined neighbours) in `vocab`."""
     if isinstance(node, Phrase):
@@ -403,7 +424,9 @@ class TopicMatcher:
         # what the analyses need of the vocabulary (complete once compiled): per language its
         # stems by id and as a set, and the words that may begin a compound of a query word
         self._views: dict[str, tuple[list[str], frozenset[str]]] = {}
-        self._pair_starts = normalize.pair_starts(self.vocab.units)
+        # compounds glue toward query words and prefixes alike (``ceasef*`` finds ``cease fire``)
+        prefixes = [n.prefix for n in _walk(self.compiled) if isinstance(n, CPrefix)]
+        self._pair_starts = normalize.pair_starts([*self.vocab.units, *prefixes])
 
     def analyse(self, doc: Document) -> Analysis:
         """Tokenise, fold and stem `doc` once (language from `doc.lang`, else detected)."""
