@@ -255,3 +255,11 @@ def test_ukrainian_case_and_number_forms_meet(forms: str) -> None:
 )
 def test_ukrainian_stems_keep_other_words_apart(query: str, text: str) -> None:
     assert not matches(query, "", text, lang="uk")
+
+
+def test_near_on_a_repetitive_page_finds_only_the_pairs_within_the_distance() -> None:
+    """Both sides occur thousands of times (bench/hostile_queries.py times such pages)."""
+    far = " ".join(["russia"] * 2000 + ["filler"] * 50 + ["talks"] * 2000)
+    assert not matches("russ* NEAR/5 talks", "", far, lang="en")
+    assert matches("russ* NEAR/51 talks", "", far, lang="en")  # 50 words between: a gap of 51
+    assert not matches("russ* NEAR/50 talks", "", far, lang="en")
