@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -69,11 +69,14 @@ class Mailbox:
         self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) of each message
         self.refuse = False
         self.delay = 0.0  # seconds DATA waits before its reply: a slow server
+        self.on_data: Callable[[], object] | None = None  # called as DATA arrives, before the reply
         self.quit_reply = ""  # e.g. "421 4.4.2 closing" instead of "221 Bye"
         self.login = ("", "")  # (user, password) the smtp_login server accepts
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        if self.on_data is not None:
+            self.on_data()
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.refuse:
