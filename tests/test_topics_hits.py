@@ -127,3 +127,17 @@ def test_make_snippet_adds_neighbour_sentences_within_limit() -> None:
     snippet, marks = make_snippet(text, [(start, start + 5, "kursk", 2.0)])
     assert snippet == text
     assert [snippet[s:e] for s, e in marks] == ["Kursk"]
+
+
+def test_a_term_written_two_ways_counts_once() -> None:
+    """"ceasefire" and "cease-fire" are one term: an article with both does not outrank one that
+    matches two different terms of the query."""
+    matcher = TopicMatcher([compile_topic("q", query="ceasefire OR truce")])
+
+    def score(text: str) -> float:
+        return matcher.match(Document("d", "", text, lang="en"))[0].score
+
+    two_terms = score("Both sides agreed a ceasefire and a truce.")
+    one_term_twice = score("Both sides agreed a ceasefire, a cease-fire.")
+    assert one_term_twice < two_terms
+    assert one_term_twice == score("Both sides agreed a ceasefire, a ceasefire.")

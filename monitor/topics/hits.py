@@ -36,7 +36,10 @@ def build_hit(topic: str, occurrences: Iterable[tuple[int, int]], a: Analysis) -
     counts: dict[str, int] = {}
     surfaces: dict[str, str] = {}
     for first, last in sorted(set(occurrences)):
-        key = " ".join(a.stems[first : last + 1])
+        # a compound is one term however it is written: "cease-fire" is "ceasefire" again, not a
+        # second distinct term that would outrank an article matching two
+        compound = a.pairs[first] if last == first + 1 else ""
+        key = compound or " ".join(a.stems[first : last + 1])
         weight = occurrence_weight(a, first)
         field, start, _ = a.span(first)
         _, _, end = a.span(last)
