@@ -7,6 +7,8 @@ import contextlib
 import json
 import logging
 import os
+import re
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +28,21 @@ log = logging.getLogger("newsmon")
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "monitor.example.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM, as shells report a SIGINT
 
 
 def _config(args: argparse.Namespace) -> Config:
     return load_config(args.config)
+
+
+class DatabaseFailure(Exception):
+    """A database error as one line that says which database (pymongo's own text does not)."""
+
+
+def _database_name(config: Config) -> str:
+    if config.storage.embedded:
+        return f"the embedded database in {config.storage.data_dir / 'db'}"
+    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", config.storage.mongodb_uri)  # no password shown
 
 
 @contextlib.contextmanager
@@ -38,11 +51,14 @@ def _open_store(config: Config) -> Iterator[Store]:
         started = None
         if config.storage.embedded:  # the server starts while the driver is imported
             started = stack.enter_context(EmbeddedServer(config.storage.data_dir).starting())
-        from monitor.store import Store  # lazy: `init` and config errors need no database driver
+        from monitor.store import Store, StoreError, describe_error  # lazy: `init` needs no driver
 
         if started is not None:
             started.result()  # a server that failed to start: its error, once
-        yield stack.enter_context(Store.open(config.storage))
+        try:
+            yield stack.enter_context(Store.open(config.storage))
+        except StoreError as exc:
+            raise DatabaseFailure(f"{_database_name(config)}: {describe_error(exc)}") from exc
 
 
 # ---------------------------------------------------------------- commands
@@ -97,9 +113,18 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     )
     if summary.articles_retry_later:
         print(f"  articles whose page failed for now, asked again next crawl: {summary.articles_retry_later}")
+    if summary.articles_not_stored:
+        print(
+            f"  articles not stored (a database error; the next crawl fetches them again):"
+            f" {summary.articles_not_stored}"
+        )
     for name, error in summary.failures:
         print(f"  failed: {name}: {printable(error)}")
-    return EXIT_FAILED if summary.feeds_failed and not polled else EXIT_OK
+    if summary.interrupted:
+        print("  interrupted: what was not stored is fetched again by the next crawl")
+        return EXIT_INTERRUPTED
+    failed = (summary.feeds_failed and not polled) or summary.articles_not_stored
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
@@ -293,6 +318,10 @@ def entry() -> None:
     os._exit(code)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -301,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     args.open_store = lambda: _open_store(_config(args))
+    # `timeout`, cron and systemd stop a command with SIGTERM: unwind as for Ctrl-C, so that a
+    # digest's claim on its recipient and the embedded database's lease are released (`run` and
+    # a crawl's reactor put in handlers of their own).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
@@ -313,12 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # only the database's errors are turned into a message; others propagate
         from monitor.store import StoreError
 
-        if not isinstance(exc, StoreError | EmbeddedServerError):
+        if not isinstance(exc, StoreError | EmbeddedServerError | DatabaseFailure):
             raise
         print(f"newsmon: database error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -130,4 +130,6 @@ class CrawlSummary:
     new_articles: int = 0
     new_matches: int = 0
     articles_retry_later: int = 0  # pages that failed for now; the next crawl asks again
+    articles_not_stored: int = 0  # analysed, but the database refused them; the next crawl redoes them
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM before it finished
     failures: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (feed, error)

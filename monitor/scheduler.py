@@ -24,12 +24,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.cli import EXIT_CONFIG
+from monitor.cli import EXIT_CONFIG, EXIT_INTERRUPTED
 from monitor.config import Config, ConfigError, Recipient, format_duration, load_config
 from monitor.crawl.launcher import CrawlLauncher
 from monitor.delivery import send_due_digests
 from monitor.embedded import EmbeddedServer, EmbeddedServerError
-from monitor.store import Store
+from monitor.store import Store, StoreError, describe_error
 
 log = logging.getLogger("newsmon.scheduler")
 
@@ -52,9 +52,20 @@ def crawl_job(config_path: str, signature: str = "") -> None:
             config_path,
         )
         return
+    if run.exit_code == EXIT_INTERRUPTED:  # `run` is stopping: the crawl finished what was in flight
+        log.warning("crawl interrupted after %.1fs: %s", took, summary)
+        return
+    if run.exit_code not in (0, 1):  # killed (the OOM killer, a signal) or crashed: say so
+        how = f"killed by signal {-run.exit_code}" if run.exit_code < 0 else f"exit {run.exit_code}"
+        log.error(
+            "crawl ended after %.1fs (%s): %s; the next crawl redoes what it did not store",
+            took,
+            how,
+            summary,
+        )
+        return
     log.info("crawl finished in %.1fs (exit %s): %s", took, run.exit_code, summary)
-    if run.exit_code in (0, 1):
-        digest_job(config_path, None)
+    digest_job(config_path, None)
 
 
 def digest_job(config_path: str, email: str | None, signature: str = "") -> None:
@@ -64,10 +75,15 @@ def digest_job(config_path: str, email: str | None, signature: str = "") -> None
         problems = "; ".join(str(p) for p in exc.problems)
         log.error("digest %s not sent: the config has errors: %s", email or "(all due)", problems)
         return
-    with Store.open(config.storage) as store:
-        for r in send_due_digests(config, store, datetime.now(UTC), to=[email] if email else None):
-            if r.status != "not-due":
-                log.info("digest %s: %s %s", r.recipient, r.status, r.detail)
+    try:
+        with Store.open(config.storage) as store:
+            for r in send_due_digests(config, store, datetime.now(UTC), to=[email] if email else None):
+                if r.status != "not-due":
+                    log.info("digest %s: %s %s", r.recipient, r.status, r.detail)
+    except StoreError as exc:  # the digest stays due: the next crawl or this job sends it
+        log.error(
+            "digest %s not sent: database error: %s; it stays due", email or "(all due)", describe_error(exc)
+        )
 
 
 def _signature(*parts: object) -> str:

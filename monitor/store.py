@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
 from monitor.config import StorageConfig
 from monitor.embedded import EmbeddedServer
@@ -36,6 +37,19 @@ log = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
 StoreError = PyMongoError  # what callers catch when the database is unreachable or refuses a write
+_PYMONGO_DETAIL = re.compile(r"( \(configured timeouts: [^)]*\))|(, Timeout: .*)|(, full error: .*)", re.S)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a database error: pymongo's own text appends its timeouts and a dump of its
+    topology (a few hundred characters that say nothing a user can act on), and a server that
+    is not MongoDB at all shows as "Got response id 1414012997 but expected …"."""
+    if isinstance(exc, ServerSelectionTimeoutError):
+        text = _PYMONGO_DETAIL.sub("", str(exc)).strip()
+        if "Got response id" in text or "message length" in text:
+            return "the server at that address does not speak the MongoDB protocol (is it the right port?)"
+        return f"the database cannot be reached: {text}"
+    return _PYMONGO_DETAIL.sub("", str(exc)).strip() or type(exc).__name__
 
 
 # Crawls that may try an entry's article (a page that fails for a while, an analysis that

@@ -34,7 +34,7 @@ from monitor.crawl.settings import config_overrides
 from monitor.crawl.workers import Workers
 from monitor.feeds import FAILING_FOR, FeedError
 from monitor.models import FeedEntry, FetchedPage
-from monitor.store import MAX_ATTEMPTS, Store, StoreError
+from monitor.store import MAX_ATTEMPTS, Store, StoreError, describe_error
 from monitor.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ class FeedsSpider(scrapy.Spider):
             for request in await self._parse_feed(name, response):
                 yield request
         except StoreError as exc:  # the database went away: nothing advanced, the next crawl redoes it
-            self._fail(name, self.config.feed(name).url, f"database error: {exc}")
+            self._fail(name, self.config.feed(name).url, f"database error: {describe_error(exc)}")
 
     async def _parse_feed(self, name: str, response: Response) -> list[Request]:
         feed = self.config.feed(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -254,3 +255,49 @@ def test_digest_to_takes_an_address_as_the_config_does(tmp_path, mongo_uri):
     done = newsmon(config, "digest", "--to", "bob@example.org")
     assert done.returncode == 2
     assert "no recipient bob@example.org (recipients: alice@example.org)" in done.stderr
+
+
+def test_an_unreachable_database_is_one_line_naming_it_without_its_password(tmp_path):
+    from test_end_to_end import dead_port
+
+    port = dead_port()
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        f'storage:\n  mongodb_uri: "mongodb://newsmon:s3cret@127.0.0.1:{port}/newsmon"\n'
+        "feeds: []\ntopics: {}\nrecipients: []\n",
+    )
+    done = newsmon(config, "export", env={"MONITOR_MONGODB_URI": ""})
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"newsmon: database error: mongodb://newsmon:***@127.0.0.1:{port}/newsmon:"
+        f" the database cannot be reached: 127.0.0.1:{port}: [Errno 111] Connection refused"
+    ), done.stderr  # not pymongo's timeouts and topology dump
+
+
+def test_sigterm_during_a_digest_releases_its_claim(tmp_path, smtp, mongo_uri):
+    """`timeout`, cron and systemd stop commands with SIGTERM: the next digest must not find the
+    recipient claimed by a process that is gone, and the message is sent once."""
+    from test_delivery import make_config, seed
+
+    from monitor.store import Store
+
+    box, port = smtp
+    loaded = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    config = loaded.path
+    with Store.open(loaded.storage) as store:
+        seed(store)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "digest", "--now"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    box.delay, box.refuse = 3, True  # this one is not kept: only the claim is under test
+    box.on_data = lambda: proc.send_signal(signal.SIGTERM)  # while the server takes the message
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    box.delay, box.refuse, box.on_data = 0, False, None
+    again = newsmon(config, "digest", "--now")
+    assert "in-progress" not in again.stdout and again.returncode == 0, again.stdout + again.stderr
+    assert len(box.messages) == 1

@@ -186,7 +186,7 @@ def test_ctrl_c_stops_a_running_crawl_once_and_cleanly(tmp_path, site, mongo_uri
     out = (tmp_path / "run.log").read_text()
     # one signal, the scheduler's, so a graceful stop: the feed in flight is fetched and counted.
     # Given Ctrl-C as well, Scrapy took the second signal as "stop now" and dropped it.
-    assert "crawl finished" in out and "feeds: 1 fetched (0 not modified), 0 failed" in out
+    assert "crawl interrupted" in out and "feeds: 1 fetched (0 not modified), 0 failed" in out
     assert "stopped" in out
 
 
@@ -203,3 +203,21 @@ def test_a_config_broken_while_it_runs_costs_one_log_line_per_job_and_no_traceba
     )
     assert messages[1].startswith(f"crawl not run: {config} has errors")
     assert len(messages) == 2 and all(r.levelname == "ERROR" and not r.exc_info for r in caplog.records)
+
+
+def test_a_digest_job_with_the_database_down_logs_one_line(tmp_path, caplog):
+    from test_end_to_end import dead_port
+
+    from monitor import scheduler
+
+    config = write_config(
+        tmp_path / "monitor.yaml",
+        f'storage:\n  mongodb_uri: "mongodb://127.0.0.1:{dead_port()}/newsmon"\n'
+        "feeds: []\ntopics: {}\nrecipients: []\n",
+    )
+    with caplog.at_level(logging.INFO, logger="newsmon.scheduler"):
+        scheduler.digest_job(str(config), None)  # a 40-line traceback from APScheduler before
+    (record,) = caplog.records
+    assert record.levelname == "ERROR"
+    assert record.getMessage().startswith("digest (all due) not sent: database error: the database cannot")
+    assert record.getMessage().endswith("Connection refused; it stays due")

@@ -130,7 +130,7 @@ def test_make_snippet_adds_neighbour_sentences_within_limit() -> None:
 
 
 def test_a_term_written_two_ways_counts_once() -> None:
-    """"ceasefire" and "cease-fire" are one term: an article with both does not outrank one that
+    """ "ceasefire" and "cease-fire" are one term: an article with both does not outrank one that
     matches two different terms of the query."""
     matcher = TopicMatcher([compile_topic("q", query="ceasefire OR truce")])
 

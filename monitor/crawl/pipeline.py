@@ -17,7 +17,7 @@ from scrapy.exceptions import DropItem
 from monitor import worker
 from monitor.crawl.items import ArticleItem
 from monitor.models import Article, FeedEntry, FetchedPage, Ingested, TopicHit
-from monitor.store import StoreError
+from monitor.store import StoreError, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,9 @@ class IngestPipeline:
                     await spider.on_store(spider.store.attach_entries, item.article.url, keys)
         except StoreError as exc:
             log.error(
-                "database error while storing %d articles: %s (the next crawl redoes them)", len(batch), exc
+                "database error while storing %d articles: %s (the next crawl redoes them)",
+                len(batch),
+                describe_error(exc),
             )
             stats.inc_value("newsmon/store_errors", len(batch))
             return

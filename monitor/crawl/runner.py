@@ -18,6 +18,17 @@ from monitor.store import Store
 from spiders.feeds import FeedsSpider
 
 
+class _ShutdownVisible(logging.Filter):
+    """Scrapy says "Received SIGINT, shutting down gracefully. Send again to force" at INFO,
+    which the default WARNING level hides: a user pressing Ctrl-C should see that it is heard
+    and that the requests in flight are being finished."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Received %(signame)s"):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def run_crawl(
     config: Config, store: Store, feed_names: list[str] | None = None, log_level: str = "WARNING"
 ) -> CrawlSummary:
@@ -36,6 +47,9 @@ def run_crawl(
     # at the loggers instead; only now, since `crawl` resets the root logger to NOTSET.
     logging.root.setLevel(log_level)
     logging.getLogger("scrapy").setLevel(log_level)
+    shutdown_log = logging.getLogger("scrapy.crawler")
+    shutdown_log.setLevel(logging.INFO)  # its own records are lifted by the filter or dropped below
+    shutdown_log.addFilter(_ShutdownVisible())
     process.start()
     stats = crawler.stats.get_stats()
     spider = crawler.spider
@@ -50,5 +64,7 @@ def run_crawl(
         new_articles=n("new_articles"),
         new_matches=n("new_matches"),
         articles_retry_later=n("articles_retry_later"),
+        articles_not_stored=n("store_errors"),
+        interrupted=stats.get("finish_reason") == "shutdown",
         failures=tuple(sorted(spider.failures.items())) if spider else (),
     )
