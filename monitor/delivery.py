@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import re
+import socket
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from monitor.config import Config, Recipient
 from monitor.digest import LOOKBACK, MAX_BACKLOG, build_digest, build_message, due_slot, window_start
+from monitor.embedded import EmbeddedServerError
 from monitor.feeds import FAILING_FOR
 from monitor.mail import MailError, send, write_outbox
-from monitor.store import Store, StoreError
+from monitor.store import DigestClaim, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +27,60 @@ log = logging.getLogger(__name__)
 # after SMTP_TIMEOUT_S); a sender that crashed keeps its recipient's digest waiting this long.
 CLAIM_TTL = timedelta(minutes=10)
 # Recording a digest the server accepted: tries, 2 s apart (each waits for the database up to
-# its own timeout), so that a database restarting meanwhile (`newsmon run` revives the embedded
-# one within 5 s) does not make the digest go out twice
+# its own timeout), restarting the embedded database in between if it died (a one-off command
+# owns its lease: nothing else restarts it). What still cannot be recorded stays in the journal.
 RECORD_ATTEMPTS = 2
 RECORD_PAUSE_S = 2.0
+# <data_dir>/JOURNAL_DIR/<recipient>.json: the digest being sent, written before the SMTP
+# transaction and marked accepted on the server's 250; removed once the database recorded it
+JOURNAL_DIR = "sending"
+
+
+@dataclass(frozen=True)
+class Journal:
+    """A digest on its way out, kept on local disk so that one the server accepted is recorded
+    (and never mailed again) even when the database was gone when it was accepted."""
+
+    recipient: str
+    slot: str  # ISO: the scheduled slot (or the --now time) the digest is for
+    articles: tuple[str, ...]
+    message_id: str
+    items: int
+    accepted: bool = False  # the server answered 250 to DATA (or the outbox file was written)
+    reply: str = ""
+    written_at: str = ""
+    pid: int = 0
+
+
+def journal_path(data_dir: Path, email: str) -> Path:
+    """One file per recipient; the address in the name for people, a hash against collisions."""
+    safe = re.sub(r"[^A-Za-z0-9@._-]+", "_", email)[:80]
+    digest = hashlib.blake2b(email.lower().encode(), digest_size=4).hexdigest()
+    return data_dir / JOURNAL_DIR / f"{safe}-{digest}.json"
+
+
+def write_journal(path: Path, journal: Journal) -> None:
+    """Atomically and durably: a crash leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(asdict(journal), fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_journal(path: Path) -> Journal | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return Journal(**{**data, "articles": tuple(data["articles"])})
 
 
 @dataclass(frozen=True)
@@ -62,26 +119,143 @@ def send_digest(
         return DigestResult(recipient.email, "not-due")  # the real run
     if dry_run:  # records nothing, so it needs no claim
         start = window_start(store.digest_window(recipient.email), now)
-        return _compose_and_send(config, store, recipient, now, slot, start, dry_run=True)
+        journal_file = journal_path(config.storage.data_dir, recipient.email)  # not written
+        return _compose_and_send(config, store, recipient, now, slot, start, journal_file, dry_run=True)
     owner = uuid.uuid4().hex
-    if not store.claim_digest(recipient.email, owner, CLAIM_TTL):
+    if not _claim(store, recipient.email, owner):
         return DigestResult(
-            recipient.email, "in-progress", detail="another newsmon is sending this digest now"
+            recipient.email, "in-progress", detail=_held_by(store.digest_claim(recipient.email))
         )
     window = None  # where the next digest's window starts: unchanged unless set below
     try:
+        journal_file = journal_path(config.storage.data_dir, recipient.email)
+        unrecorded = _replay(store, journal_file)
+        if unrecorded:  # an accepted digest the database does not know: sending now could repeat it
+            return DigestResult(recipient.email, "failed", detail=unrecorded)
         if not force and store.digest_done(recipient.email, slot):  # done while we were getting here
             return DigestResult(recipient.email, "not-due")
         left = store.digest_window(recipient.email)
         start = window_start(left, now)
         _warn_aged_out(store, recipient, left, start)
         window = start  # past what just aged out (said once), and kept while sends fail
-        result = _compose_and_send(config, store, recipient, now, slot, start)
+        result = _compose_and_send(config, store, recipient, now, slot, start, journal_file)
         if result.status in ("sent", "nothing-new"):  # everything unsent up to now is handled
             window = now - LOOKBACK
         return result
     finally:
-        store.release_digest(recipient.email, owner, window)
+        _release(store, recipient.email, owner, window)
+
+
+def _this_process() -> tuple[str, int, str]:
+    """Who claims: host, pid and the pid's start time (so that a reused pid is not taken for us)."""
+    return socket.gethostname(), os.getpid(), _pid_start(os.getpid())
+
+
+def _pid_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat); "" if gone
+    or where there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
+def _gone(claim: DigestClaim) -> bool:
+    """Whether the claim's holder is a process of this host that no longer runs (or whose pid now
+    belongs to another process). A holder on another host is never judged: its claim runs out."""
+    if claim.host != socket.gethostname() or claim.pid <= 0:
+        return False
+    try:
+        os.kill(claim.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's process: our pid reused
+        return True
+    started = _pid_start(claim.pid)
+    return bool(claim.pid_start and started and started != claim.pid_start)
+
+
+def _claim(store: Store, email: str, owner: str) -> bool:
+    """Claim the recipient; take over at once a claim whose holder is gone (killed, crashed, or
+    stopped while the database was down, so that it could not give its claim back)."""
+    host, pid, pid_start = _this_process()
+    if store.claim_digest(email, owner, CLAIM_TTL, host=host, pid=pid, pid_start=pid_start):
+        return True
+    held = store.digest_claim(email)
+    if held is None or not _gone(held):
+        return False
+    log.warning(
+        "%s: the newsmon that claimed this digest (pid %d on %s) is gone; taking over its claim",
+        email,
+        held.pid,
+        held.host,
+    )
+    return store.take_over_digest(
+        email, held.owner, owner, CLAIM_TTL, host=host, pid=pid, pid_start=pid_start
+    )
+
+
+def _held_by(claim: DigestClaim | None) -> str:
+    """The in-progress line: who is sending, and until when its claim holds."""
+    if claim is None:  # released between our try and this look
+        return "another newsmon was sending this digest just now"
+    who = f"pid {claim.pid} on {claim.host}" if claim.pid else "another newsmon"
+    return f"{who} is sending this digest now; its claim holds until {claim.until:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _release(store: Store, email: str, owner: str, window: datetime | None) -> None:
+    """Give the claim back. A database gone by now keeps it: said, since the next run of this
+    host takes over a claim whose process has exited (others wait until it runs out)."""
+    try:
+        store.release_digest(email, owner, window)
+    except StoreError as exc:
+        log.warning("%s: could not give back the sending claim: %s", email, _short(exc))
+
+
+def _short(exc: BaseException) -> str:
+    """A database error in one line (pymongo appends timeouts and a whole topology description)."""
+    return re.split(r",? (?:Timeout: |\(configured timeouts)", str(exc), maxsplit=1)[0]
+
+
+def _replay(store: Store, path: Path) -> str:
+    """Record a digest the server accepted but the database did not get (journal left by a send
+    whose database went away); drop one whose outcome is unknown. "" when done, else why the
+    digest must not be sent now."""
+    try:
+        journal = read_journal(path)
+    except (OSError, ValueError, TypeError, KeyError) as exc:  # unreadable: keep it for a person
+        return f"not sent: the delivery journal {path} cannot be read ({exc})"
+    if journal is None:
+        return ""
+    if not journal.accepted:
+        log.warning(
+            "%s: a digest (Message-ID %s, %d items) was being sent when its newsmon stopped; whether "
+            "the server accepted it is unknown: its items stay unsent (they may reach the recipient twice)",
+            journal.recipient,
+            journal.message_id,
+            journal.items,
+        )
+        path.unlink(missing_ok=True)
+        return ""
+    try:
+        _record_sent(store, journal)
+    except StoreError as exc:
+        return (
+            f"not sent: the digest accepted at {journal.written_at} (Message-ID {journal.message_id}) "
+            f"is not recorded yet: database error: {_short(exc)}"
+        )
+    log.warning(
+        "%s: recorded the digest the server accepted at %s (Message-ID %s, %d items) from %s",
+        journal.recipient,
+        journal.written_at,
+        journal.message_id,
+        journal.items,
+        path,
+    )
+    path.unlink(missing_ok=True)
+    return ""
 
 
 def _warn_aged_out(store: Store, recipient: Recipient, left: datetime | None, start: datetime) -> None:
@@ -110,6 +284,7 @@ def _compose_and_send(
     now: datetime,
     slot: datetime,
     start: datetime,
+    journal_file: Path,
     *,
     dry_run: bool = False,
 ) -> DigestResult:
@@ -125,41 +300,80 @@ def _compose_and_send(
     if dry_run:
         path = write_outbox(msg, config.outbox, tag="-dry-run")
         return DigestResult(recipient.email, "dry-run", len(digest), str(path))
+    journal = Journal(
+        recipient.email,
+        slot.isoformat(),
+        tuple(digest.articles),
+        msg["Message-ID"],
+        len(digest),
+        written_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        pid=os.getpid(),
+    )
+    try:  # before the server gets it: a digest whose acceptance the database misses is found here
+        write_journal(journal_file, journal)
+    except OSError as exc:
+        log.error("digest for %s not sent: cannot write %s: %s", recipient.email, journal_file, exc)
+        return DigestResult(recipient.email, "failed", len(digest), f"cannot write {journal_file}: {exc}")
     try:
         reply = send(msg, config.mail, config.outbox, to=recipient.email)
     except MailError as exc:
         log.error("digest for %s not sent: %s (will retry)", recipient.email, exc)
+        journal_file.unlink(missing_ok=True)
         return DigestResult(recipient.email, "failed", len(digest), str(exc))
     # accepted: from here on these articles are never mailed to this recipient again
+    journal = replace(journal, accepted=True, reply=reply)
     try:
-        _record_sent(store, recipient.email, digest.articles, msg["Message-ID"], reply, slot, len(digest))
-    except StoreError:  # the mail is out; say so, since the next digest will carry these items again
+        write_journal(journal_file, journal)
+    except OSError as exc:  # the database may still record it; if not, it can go out twice
+        log.error("%s: cannot mark the digest accepted in %s: %s", recipient.email, journal_file, exc)
+    try:
+        _record_sent(store, journal)
+    except StoreError as exc:  # the mail is out and the journal says so: the next run records it
         log.error(
-            "digest for %s was accepted (%s, Message-ID %s) but the database could not record it:"
-            " its %d items will be in the next digest again",
+            "digest for %s was accepted (%s, Message-ID %s) but the database could not record it (%s):"
+            " kept in %s; the next digest records it first and does not mail its %d items again",
             recipient.email,
             reply,
             msg["Message-ID"],
+            _short(exc),
+            journal_file,
             len(digest),
         )
         raise
+    journal_file.unlink(missing_ok=True)
     return DigestResult(recipient.email, "sent", len(digest), reply)
 
 
-def _record_sent(
-    store: Store, email: str, articles: list[str], message_id: str, reply: str, slot: datetime, items: int
-) -> None:
+def _record_sent(store: Store, journal: Journal) -> None:
     """Record an accepted digest, trying again for a few seconds: a database that blinks (a
-    failover, an embedded server restarting) should not make a digest go out twice."""
+    failover, an embedded server killed) should not leave it unrecorded. The embedded server is
+    restarted in between when it died: in a one-off command nothing else would."""
+    slot = datetime.fromisoformat(journal.slot)
     for attempt in range(RECORD_ATTEMPTS):
         try:
-            store.record_delivery(email, articles, message_id, reply)
-            store.record_digest(email, slot, items, message_id)
+            store.record_delivery(
+                journal.recipient, list(journal.articles), journal.message_id, journal.reply
+            )
+            store.record_digest(journal.recipient, slot, journal.items, journal.message_id)
             return
-        except StoreError:
+        except StoreError as exc:
             if attempt == RECORD_ATTEMPTS - 1:
                 raise
-            time.sleep(RECORD_PAUSE_S)
+            log.debug("recording the digest for %s failed (%s); trying again", journal.recipient, exc)
+            if not _revive(store):
+                time.sleep(RECORD_PAUSE_S)
+
+
+def _revive(store: Store) -> bool:
+    """Restart the embedded database if it died; whether it was restarted."""
+    try:
+        revived = store.revive()
+    except EmbeddedServerError as exc:
+        log.error("the embedded database stopped and could not be restarted: %s", exc)
+        return False
+    if revived:
+        log.warning("the embedded database had stopped; restarted it to record the digest")
+    return revived
 
 
 def send_due_digests(

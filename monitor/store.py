@@ -121,10 +121,25 @@ def _insert_new(collection: Collection, docs: list[dict]) -> set[int]:
         return set(range(len(docs))) - {e["index"] for e in errors}
 
 
+@dataclass(frozen=True)
+class DigestClaim:
+    """Who holds a recipient's sending claim: enough to tell a live sender from one that is gone
+    (same host, pid no longer running, or running but started at another time: a reused pid)."""
+
+    owner: str
+    until: datetime
+    host: str = ""
+    pid: int = 0
+    pid_start: str = ""  # the holder's start time as /proc/PID/stat gives it ("" where unknown)
+
+
 class Store:
     def __init__(self, client: MongoClient, db_name: str = "newsmon"):
         self.client = client
         self.db = client[db_name]
+        self.server: EmbeddedServer | None = None  # the embedded server this store started or joined
+        self.server_port = 0  # and the port the client connects to
+        self.timeout_ms = 5000
 
     # ------------------------------------------------------------ lifecycle
 
@@ -137,15 +152,41 @@ class Store:
         client: MongoClient = MongoClient(
             uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms, tz_aware=True
         )
+        store: Store | None = None
         try:
             db_name = client.get_default_database("newsmon").name
             store = cls(client, db_name)
+            store.server, store.timeout_ms = server, timeout_ms
+            if server:
+                store.server_port = int(uri.rstrip("/").rsplit(":", 1)[1])
             store.ensure_indexes()
             yield store
         finally:
-            client.close()
+            (store.client if store else client).close()  # revive() may have replaced the client
             if server:
                 server.release()
+
+    def revive(self) -> bool:
+        """Restart the embedded server if it died while this process holds it (a one-off command
+        owns its lease: nothing else would restart it); reconnect if it came back on another port.
+        True if it was restarted; False for an external database or a server that is running."""
+        if self.server is None:
+            return False
+        port = self.server.revive()
+        if port is None:
+            return False
+        if port != self.server_port:  # its old port was taken: this client still points there
+            old = self.client
+            self.client = MongoClient(
+                f"mongodb://127.0.0.1:{port}/",
+                serverSelectionTimeoutMS=self.timeout_ms,
+                connectTimeoutMS=self.timeout_ms,
+                tz_aware=True,
+            )
+            self.db = self.client[self.db.name]
+            self.server_port = port
+            old.close()
+        return True
 
     def ping(self) -> None:
         self.client.admin.command("ping")
@@ -530,23 +571,62 @@ class Store:
         ]
         _insert_new(self.db.deliveries, docs)
 
-    def claim_digest(self, recipient: str, owner: str, ttl: timedelta) -> bool:
+    def claim_digest(
+        self, recipient: str, owner: str, ttl: timedelta, *, host: str = "", pid: int = 0, pid_start: str = ""
+    ) -> bool:
         """Take the right to send this recipient's digest for `ttl`, atomically: False when another
         sender holds a claim that has not run out. One document per recipient, updated only when
         its claim is free or expired, else the upsert collides with its `_id` (DuplicateKeyError
         on MongoDB; the embedded server answers no document instead). Times are epoch seconds, so
-        the server compares numbers (it would turn a datetime written by $set into a string)."""
+        the server compares numbers (it would turn a datetime written by $set into a string).
+        host/pid/pid_start name the holder, so that a claim whose process is gone can be taken
+        over (`take_over_digest`) instead of blocking until it runs out."""
         now = utcnow().timestamp()
+        holder = {"owner": owner, "until": now + ttl.total_seconds(), "host": host, "pid": pid}
         try:
             doc = self.db.sending.find_one_and_update(
                 {"_id": recipient, "until": {"$lt": now}},
-                {"$set": {"owner": owner, "until": now + ttl.total_seconds()}},
+                {"$set": {**holder, "pid_start": pid_start}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
             return False
         return doc is not None and doc.get("owner") == owner
+
+    def take_over_digest(
+        self,
+        recipient: str,
+        gone: str,
+        owner: str,
+        ttl: timedelta,
+        *,
+        host: str = "",
+        pid: int = 0,
+        pid_start: str = "",
+    ) -> bool:
+        """Take a claim whose holder `gone` is known to be dead, atomically: only while that holder
+        still has it, so of two senders taking it over at once one gets it."""
+        until = utcnow().timestamp() + ttl.total_seconds()
+        doc = self.db.sending.find_one_and_update(
+            {"_id": recipient, "owner": gone},
+            {"$set": {"owner": owner, "until": until, "host": host, "pid": pid, "pid_start": pid_start}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return doc is not None and doc.get("owner") == owner
+
+    def digest_claim(self, recipient: str) -> DigestClaim | None:
+        """The claim on a recipient's digest, if one is held (and not run out)."""
+        doc = self.db.sending.find_one({"_id": recipient})
+        if not doc or not doc.get("owner") or float(doc.get("until", 0.0)) < utcnow().timestamp():
+            return None
+        return DigestClaim(
+            owner=doc["owner"],
+            until=datetime.fromtimestamp(float(doc["until"]), UTC),
+            host=doc.get("host", ""),
+            pid=int(doc.get("pid", 0) or 0),
+            pid_start=doc.get("pid_start", ""),
+        )
 
     def release_digest(self, recipient: str, owner: str, window_from: datetime | None = None) -> None:
         """Give a claim back (only our own: one that ran out may be someone else's by now), and

@@ -3,9 +3,16 @@ the recipient, whatever the server answers after it accepted the message."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +20,8 @@ import pytest
 from conftest import newsmon, write_config
 
 from monitor.config import Config, parse_config
-from monitor.delivery import send_digest
+from monitor.delivery import JOURNAL_DIR, Journal, journal_path, send_digest, write_journal
+from monitor.embedded import EmbeddedServer
 from monitor.models import Article, Ingested, TopicHit
 from monitor.store import Store
 
@@ -205,22 +213,148 @@ def test_a_new_recipients_first_digest_waits_for_its_time(tmp_path, mongo_uri, s
     assert len(box.messages) == 1
 
 
-def test_a_database_gone_after_the_server_accepted_says_the_mail_went_out(tmp_path, smtp, monkeypatch):
-    import json
-    import os
-    import signal
+def _kill_at_data(box, db_dir: Path) -> None:
+    """The database dies while the SMTP server takes the message (not after a fixed time: a slow
+    start under load had a timer fire before the digest's database was up)."""
+    state = db_dir / "server.json"
+    box.on_data = lambda: os.kill(json.loads(state.read_text())["pid"], signal.SIGKILL)
 
+
+def test_an_embedded_database_killed_as_the_server_takes_the_message_is_restarted_and_mails_once(
+    tmp_path, smtp, monkeypatch
+):
     monkeypatch.delenv("MONITOR_MONGODB_URI", raising=False)
     box, port = smtp
     config = make_config(tmp_path, "embedded", f"smtp+plain://127.0.0.1:{port}")
     with Store.open(config.storage) as own:
         seed(own)
-    state = tmp_path / "var" / "db" / "server.json"
-    # the database dies while the server takes the message (not after a fixed time: a slow start
-    # under load had the timer fire before the digest's database was up)
-    box.on_data = lambda: os.kill(json.loads(state.read_text())["pid"], signal.SIGKILL)
+    _kill_at_data(box, tmp_path / "var" / "db")
     done = newsmon(config.path, "digest", "--now")
-    assert len(box.messages) == 1 and done.returncode == 1
-    assert "digest for alice@example.org was accepted" in done.stderr
-    assert "the database could not record it: its 2 items will be in the next digest again" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert len(box.messages) == 1 and done.returncode == 0, done.stderr
+    assert done.stdout.startswith("alice@example.org: sent (2 items) accepted by 127.0.0.1:")
+    assert "restarted it to record the digest" in done.stderr and "Traceback" not in done.stderr
+    box.on_data = None
+    for _ in range(2):  # at once, not after the claim ran out: nothing blocks, nothing goes out again
+        again = newsmon(config.path, "digest", "--now")
+        assert again.stdout == "alice@example.org: nothing-new\n" and again.returncode == 0, again.stderr
+    assert len(box.messages) == 1
+    with Store.open(config.storage) as own:
+        assert own.deliveries_count("alice@example.org") == 2
+    assert not list((tmp_path / "var" / JOURNAL_DIR).glob("*.json"))  # recorded: the journal is gone
+
+
+def test_an_external_database_down_after_acceptance_never_mails_twice(tmp_path, smtp, monkeypatch):
+    """Nothing can restart it: the journal keeps the accepted digest; a run while it is down sends
+    nothing; the first run after it is back records the digest (taking over the dead claim at
+    once) and mails none of its items again."""
+    monkeypatch.delenv("MONITOR_MONGODB_URI", raising=False)
+    box, port = smtp
+    external = EmbeddedServer(tmp_path / "external")  # stands for a MongoDB server of its own
+    config = make_config(tmp_path, external.acquire() + "newsmon", f"smtp+plain://127.0.0.1:{port}")
+    try:
+        with Store.open(config.storage) as own:
+            seed(own)
+        _kill_at_data(box, external.dir)
+        done = newsmon(config.path, "digest", "--now")
+        assert len(box.messages) == 1 and done.returncode == 1
+        assert "digest for alice@example.org was accepted" in done.stderr
+        assert "the next digest records it first and does not mail its 2 items again" in done.stderr
+        assert "Traceback" not in done.stderr
+        box.on_data = None
+        down = newsmon(config.path, "digest", "--now")
+        assert down.returncode == 1 and "database error" in down.stderr and len(box.messages) == 1
+        config = make_config(tmp_path, external.acquire() + "newsmon", f"smtp+plain://127.0.0.1:{port}")
+        back = newsmon(config.path, "digest", "--now")
+        assert back.stdout == "alice@example.org: nothing-new\n" and back.returncode == 0, back.stderr
+        assert "is gone; taking over its claim" in back.stderr
+        assert "recorded the digest the server accepted" in back.stderr
+        assert len(box.messages) == 1
+        with Store.open(config.storage) as own:
+            assert own.deliveries_count("alice@example.org") == 2
+            assert own.db.digests.count_documents({"recipient": "alice@example.org", "items": 2}) == 1
+    finally:
+        external.release()
+        external.release()
+
+
+def _journal(config: Config, articles: list[str], *, accepted: bool) -> Path:
+    path = journal_path(config.storage.data_dir, "alice@example.org")
+    slot = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
+    entry = Journal("alice@example.org", slot.isoformat(), tuple(articles), "<m1@example.org>", len(articles))
+    write_journal(path, replace(entry, accepted=accepted, reply="accepted by mx:25" if accepted else ""))
+    return path
+
+
+def test_an_accepted_journal_is_recorded_before_the_next_digest(tmp_path, mongo_uri, store, smtp, caplog):
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    seed(store, n=3)
+    path = _journal(config, ["https://n.example/0", "https://n.example/1"], accepted=True)
+    caplog.set_level(logging.WARNING, logger="monitor.delivery")
+    sent = send(config, store)
+    assert sent.status == "sent" and sent.items == 1  # only the item the accepted digest did not hold
+    mailed = store.db.deliveries.find_one({"article": "https://n.example/2"})
+    assert mailed is not None and mailed["message_id"] == box.messages[0]["Message-ID"]
+    assert store.deliveries_count("alice@example.org") == 3 and not path.exists()
+    assert store.digest_done("alice@example.org", datetime(2026, 11, 29, 7, 0, tzinfo=UTC))
+    assert any("recorded the digest the server accepted" in r.getMessage() for r in caplog.records)
+
+
+def test_a_journal_never_accepted_is_dropped_and_its_items_sent(tmp_path, mongo_uri, store, smtp, caplog):
+    """A sender that stopped before the server's 250: the outcome is unknown, so the items go out
+    (at least once) rather than never."""
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    seed(store)
+    path = _journal(config, ["https://n.example/0", "https://n.example/1"], accepted=False)
+    caplog.set_level(logging.WARNING, logger="monitor.delivery")
+    sent = send(config, store)
+    assert sent.status == "sent" and sent.items == 2 and len(box.messages) == 1 and not path.exists()
+    assert any("whether the server accepted it is unknown" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unreadable_journal_stops_the_digest_in_one_line(tmp_path, mongo_uri, store, smtp):
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    seed(store)
+    path = journal_path(config.storage.data_dir, "alice@example.org")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    failed = send(config, store)
+    assert failed.status == "failed" and box.messages == [] and path.exists()
+    assert failed.detail.startswith(f"not sent: the delivery journal {path} cannot be read (")
+    assert "\n" not in failed.detail
+
+
+def test_a_claim_of_a_process_that_is_gone_is_taken_over_at_once(tmp_path, mongo_uri, store, smtp):
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    seed(store)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    until = time.time() + 600
+    holder = {"owner": "dead", "until": until, "host": socket.gethostname(), "pid": dead.pid, "pid_start": ""}
+    store.db.sending.insert_one({"_id": "alice@example.org", **holder})
+    assert send(config, store).status == "sent" and len(box.messages) == 1
+    # a live pid that started at another time than the claim's holder: the pid was reused
+    seed(store, n=3)
+    store.db.sending.update_one(
+        {"_id": "alice@example.org"},
+        {"$set": {"owner": "reused", "until": until, "pid": os.getpid(), "pid_start": "1"}},
+    )
+    assert send(config, store).status == "sent" and len(box.messages) == 2
+
+
+def test_in_progress_names_who_holds_the_claim_and_until_when(tmp_path, mongo_uri, store, smtp):
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    seed(store)
+    until = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    me = {"owner": "live", "until": until.timestamp(), "host": socket.gethostname(), "pid": os.getpid()}
+    store.db.sending.insert_one({"_id": "alice@example.org", **me})  # this process: alive
+    busy = send(config, store)
+    assert busy.status == "in-progress" and box.messages == []
+    assert busy.detail == (
+        f"pid {os.getpid()} on {socket.gethostname()} is sending this digest now; "
+        "its claim holds until 2030-01-02 03:04:05 UTC"
+    )
