@@ -43,6 +43,10 @@ from monitor.topics import QueryError, compile_topic, explain
         ("russia NEAR/five talks", 8, "NEAR needs a distance in words (e.g. NEAR/5"),
         ("russia near/5 talks", 8, "NEAR needs a distance in words (operators are upper case"),
         ("russia NEAR/99999999999999999999 talks", 8, "at most 1000 words"),
+        ("russia NEAR/00001000000 talks", 8, "at most 1000 words"),  # leading zeros do not hide it
+        ("russia NEAR/1001 talks", 8, "at most 1000 words"),
+        ("russia NEAR/0000 talks", 8, "at least 1"),
+        ("russia NEAR/" + "0" * 5000 + "1001 talks", 8, "at most 1000 words"),
         ("titel:kursk", 1, "unknown field titel: (fields are title: and site:"),
         ("kursk sites:example.org", 7, "unknown field sites:"),
     ],
@@ -80,6 +84,20 @@ def test_query_error_is_a_value_error() -> None:
 )
 def test_valid_queries_compile(query: str) -> None:
     assert compile_topic("t", query=query).name == "t"
+
+
+@pytest.mark.parametrize(
+    ("query", "distance"),
+    [
+        ("a NEAR/5 b", 5),
+        ("a NEAR/1000 b", 1000),
+        ("a NEAR/0000001 b", 1),  # leading zeros: the value is what counts
+        ("a NEAR/01000 b", 1000),
+        ("a NEAR/" + "0" * 5000 + "7 b", 7),
+    ],
+)
+def test_near_distance_is_the_value_of_all_its_digits(query: str, distance: int) -> None:
+    assert explain(query).split("\n")[0] == f"NEAR/{distance} (within {distance} words, either order)"
 
 
 def test_keywords_or_query_exactly_one() -> None:

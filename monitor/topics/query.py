@@ -153,11 +153,14 @@ def _lex(query: str) -> list[_Tok]:
             if near:
                 if not near.group(1):
                     raise QueryError("NEAR needs a distance in words, e.g. NEAR/5", query, col)
-                if not 1 <= int(near.group(1)[:5]) <= MAX_NEAR:
+                # the value of all the digits: leading zeros do not count, and a number longer than
+                # MAX_NEAR's is too big without turning thousands of digits into an int
+                digits = near.group(1).lstrip("0")
+                if not digits or len(digits) > len(str(MAX_NEAR)) or int(digits) > MAX_NEAR:
                     raise QueryError(
                         f"NEAR distance must be at least 1 and at most {MAX_NEAR} words", query, col
                     )
-                toks.append(_Tok("NEAR", word, col, number=int(near.group(1))))
+                toks.append(_Tok("NEAR", word, col, number=int(digits)))
                 continue
             if lower.startswith("near/"):  # a NEAR/n misspelt would silently be two words
                 hint = "operators are upper case, e.g. NEAR/5" if word[:4] != "NEAR" else "e.g. NEAR/5"
