@@ -39,6 +39,8 @@ from monitor.topics import QueryError, compile_topic, explain
         ("kur*sk", 4, "'*' is only allowed at the end"),
         ("*", 1, "'*' must end a single word"),
         ("kursk !!!", 7, "no letters or digits"),
+        ("\u0301*", 1, "prefix '\u0301*' has no letters or digits"),  # folds to "": would match anything
+        ("kursk title:\u0301\u0308*", 7, "has no letters or digits"),
         # misspelt operators and fields would silently become words that never match
         ("russia NEAR/five talks", 8, "NEAR needs a distance in words (e.g. NEAR/5"),
         ("russia near/5 talks", 8, "NEAR needs a distance in words (operators are upper case"),

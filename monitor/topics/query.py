@@ -315,7 +315,11 @@ class _Parser:
                 raise self.error(f"{what} {tok.text!r} has no letters or digits to search for", tok.column)
             return Phrase(tok.column, words, tok.field, tok.text)
         if tok.kind == "PREFIX":
-            return Prefix(tok.column, normalize.fold(tok.text), tok.field)
+            prefix = normalize.fold(tok.text)
+            if not prefix:  # only combining marks: the empty prefix would match every document
+                written = tok.text + "*"
+                raise self.error(f"prefix {written!r} has no letters or digits to search for", tok.column)
+            return Prefix(tok.column, prefix, tok.field)
         if tok.kind == "SITE":
             return Site(tok.column, tok.text)
         if tok.kind == "RPAR":
