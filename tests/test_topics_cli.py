@@ -65,6 +65,31 @@ def test_match_query_file_prints_doc_and_query_ids() -> None:
     ]
 
 
+PEACE_DOCS = [
+    '{"id": "d1", "text": "Peace talks resumed today.", "lang": "en"}',
+    '{"id": "d2", "text": "Talks about peace stalled.", "lang": "en"}',
+    '{"id": "d3", "text": "Kursk offensive continues.", "lang": "en"}',
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "ids"),
+    [
+        ('"peace talks"', ["d1"]),
+        ("“peace talks”", ["d1"]),  # pasted from a word processor: still a phrase, not an AND
+        ("kursk -offensive", []),
+        ("kursk —offensive", []),  # an em dash still excludes (it required "offensive")
+        ("kursk −offensive", []),
+    ],
+)
+def test_match_typographic_quotes_and_dashes(tmp_path: Path, query: str, ids: list[str]) -> None:
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("\n".join(PEACE_DOCS) + "\n", encoding="utf-8")
+    done = run("topics", "match", "--query", query, "--jsonl", str(docs))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ids
+
+
 def test_match_malformed_query_exits_2_with_caret() -> None:
     done = run("topics", "match", "--query", "Kursk (offensive", "--jsonl", DOCS)
     assert done.returncode == 2

@@ -51,6 +51,15 @@ from monitor.topics import QueryError, compile_topic, explain
         ("russia NEAR/" + "0" * 5000 + "1001 talks", 8, "at most 1000 words"),
         ("titel:kursk", 1, "unknown field titel: (fields are title: and site:"),
         ("kursk sites:example.org", 7, "unknown field sites:"),
+        # typographic quotes and dashes fail as their ASCII forms do, shown as written
+        ("“peace talks", 1, "unclosed quote"),
+        ("kursk «мирні переговори", 7, "unclosed quote"),
+        ("title:„peace talks", 7, "unclosed quote"),
+        ("kursk — offensive", 7, "'—' must be directly followed by a term to exclude"),
+        ("kursk –", 7, "'–' must be directly followed"),
+        ("kursk (a −)", 10, "'−' must be directly followed"),
+        ("kursk −−offensive", 7, "'−' must be directly followed"),
+        ("—offensive", 1, "only excludes"),
     ],
 )
 def test_malformed_query(query: str, column: int, reason: str) -> None:
@@ -64,6 +73,38 @@ def test_malformed_query(query: str, column: int, reason: str) -> None:
     assert reason in lines[0]
     assert lines[1] == f"  {query}"
     assert lines[2] == "  " + " " * (column - 1) + "^"
+
+
+@pytest.mark.parametrize(
+    ("typed", "ascii"),
+    [
+        ("“peace talks”", '"peace talks"'),
+        ("„peace talks“", '"peace talks"'),
+        ("”peace talks”", '"peace talks"'),
+        ("«мирні переговори»", '"мирні переговори"'),
+        ("» peace talks «", '" peace talks "'),
+        ("‹peace talks›", '"peace talks"'),
+        ('"peace talks”', '"peace talks"'),  # any quote closes any other, as '"' closes '"'
+        ("kursk“peace talks”", 'kursk"peace talks"'),
+        ("title:“peace talks” kursk", 'title:"peace talks" kursk'),
+        ("kursk —offensive", "kursk -offensive"),
+        ("kursk –offensive", "kursk -offensive"),
+        ("kursk −offensive", "kursk -offensive"),
+        ("kursk ‐offensive", "kursk -offensive"),
+        ("kursk —“peace talks”", 'kursk -"peace talks"'),
+        ("kursk –title:offensive −site:example.org", "kursk -title:offensive -site:example.org"),
+        ("kursk —(baseball OR cricket)", "kursk -(baseball OR cricket)"),
+        # inside a word a dash stays part of it, as '-' does: a compound, not an exclusion
+        ("cease–fire", "cease-fire"),
+        ("kursk—offensive", "kursk-offensive"),
+        ("Waffen−Stillstand talks", "Waffen-Stillstand talks"),
+        # apostrophes are not quotes
+        ("перемир’я", "перемир'я"),
+        ("l’Élysée ‘talks’", "l'Élysée 'talks'"),
+    ],
+)
+def test_typographic_quotes_and_dashes_mean_what_ascii_ones_do(typed: str, ascii: str) -> None:
+    assert explain(typed) == explain(ascii)
 
 
 def test_query_error_is_a_value_error() -> None:

@@ -9,6 +9,9 @@ Grammar (operators are upper case only; lower-case ``and``/``or``/``not`` are or
     near    := atom ("NEAR/" n atom)*
     atom    := "(" or_expr ")" | ["title:"] (word | prefix* | "a phrase") | "site:" domain
 
+Typographic quotes (“ ” „ ‟ « » ‹ ›) are quotes and dashes (‐ ‑ ‒ – — −) before a term are '-',
+because text pasted from word processors and phones has them where '"' and '-' were typed.
+
 Precedence, tightest first: NEAR, NOT/-, AND, OR. A query that can match without any of its
 positive terms (only exclusions, or an OR with an exclusion-only side) is refused: it would
 match nearly every article.
@@ -103,7 +106,15 @@ _OPERATORS = {"AND", "OR", "NOT"}
 _NEAR_RE = re.compile(r"NEAR(?:/(\d*))?$")
 _FIELD_RE = re.compile(r"([^\W\d_]+):(?=.)")  # letters, a colon, then the term: a field
 MAX_NEAR = 1000  # words; further apart is no longer "near" (and keeps the number small)
-_SPECIAL = set('()"')
+# Quotes that word processors, mail clients and phones put where '"' was typed. Any one closes
+# any other, as '"' closes '"': „…“, «…», »…« and ”…” are all in use. The single curly quotes
+# are not among them: ’ and ‘ are also apostrophes (перемир’я, l’Élysée), and "'" is no quote here.
+_QUOTES = frozenset('"“”„‟«»‹›')
+_QUOTE_RE = re.compile("[" + "".join(sorted(_QUOTES)) + "]")
+# Likewise for '-': hyphens, en/em dashes and the minus sign exclude the term they stand before.
+# Inside a word they are left alone (cease–fire is a compound, as cease-fire is).
+_DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2212")
+_SPECIAL = frozenset("()") | _QUOTES
 _DOMAIN_RE = re.compile(r"^[\w.-]+$")
 
 
@@ -121,15 +132,15 @@ def _lex(query: str) -> list[_Tok]:
         elif ch == ")":
             toks.append(_Tok("RPAR", ch, col))
             i += 1
-        elif ch == '"':
-            end = query.find('"', i + 1)
-            if end < 0:
+        elif ch in _QUOTES:
+            end = _QUOTE_RE.search(query, i + 1)
+            if end is None:
                 raise QueryError("unclosed quote", query, col)
-            toks.append(_Tok("PHRASE", query[i + 1 : end], col))
-            i = end + 1
-        elif ch == "-" and (i + 1 >= n or query[i + 1].isspace() or query[i + 1] in ")"):
-            raise QueryError("'-' must be directly followed by a term to exclude", query, col)
-        elif ch == "-":
+            toks.append(_Tok("PHRASE", query[i + 1 : end.start()], col))
+            i = end.end()
+        elif ch in _DASHES and (i + 1 >= n or query[i + 1].isspace() or query[i + 1] in ")"):
+            raise QueryError(f"'{ch}' must be directly followed by a term to exclude", query, col)
+        elif ch in _DASHES:
             toks.append(_Tok("MINUS", ch, col))
             i += 1
         else:
@@ -138,12 +149,12 @@ def _lex(query: str) -> list[_Tok]:
                 j += 1
             word = query[i:j]
             lower = word.lower()
-            if lower == "title:" and j < n and query[j] == '"':
-                end = query.find('"', j + 1)
-                if end < 0:
+            if lower == "title:" and j < n and query[j] in _QUOTES:
+                end = _QUOTE_RE.search(query, j + 1)
+                if end is None:
                     raise QueryError("unclosed quote", query, j + 1)
-                toks.append(_Tok("PHRASE", query[j + 1 : end], col, field="title"))
-                i = end + 1
+                toks.append(_Tok("PHRASE", query[j + 1 : end.start()], col, field="title"))
+                i = end.end()
                 continue
             i = j
             if word in _OPERATORS:
@@ -277,7 +288,7 @@ class _Parser:
             self.take()
             nxt = self.peek()
             if nxt.kind not in ("WORD", "PHRASE", "PREFIX", "SITE", "LPAR"):
-                raise self.error("'-' must be directly followed by a term to exclude", tok.column)
+                raise self.error(f"'{tok.text}' must be directly followed by a term to exclude", tok.column)
             return Not(tok.column, self.atom())
         return self.near()
 
