@@ -36,6 +36,16 @@ from monitor.topics import QueryError, compile_topic, explain
         ("kursk OR -baseball", 10, "only excludes"),
         ("site:", 1, "site: needs a domain"),
         ("title: kursk", 1, "title: needs a word"),
+        ("title:(kursk OR donbas)", 1, "title: needs a word"),
+        # title: before something that is not a word must not silently drop or spell it out
+        ("kursk title:-offensive", 13, "title: cannot exclude; write -title:offensive to exclude it"),
+        ("kursk title:—offensive", 13, "write -title:offensive to exclude it from titles"),
+        ("title:site:example.org", 7, "site: is the article's address, not words of its title"),
+        ("kursk title:NOT offensive", 13, 'not the operator NOT (quote it, title:"NOT", to search'),
+        ("kursk title:OR donbas", 13, "not the operator OR"),
+        ("kursk title:NEAR/3 offensive", 13, "not the operator NEAR/3"),
+        ("kursk title:title:offensive", 13, "title: is written twice"),
+        ("kursk title:titel:offensive", 13, "unknown field titel:"),
         ("kur*sk", 4, "'*' is only allowed at the end"),
         ("*", 1, "'*' must end a single word"),
         ("kursk !!!", 7, "no letters or digits"),
@@ -123,6 +133,7 @@ def test_query_error_is_a_value_error() -> None:
         "and or not near",  # lower case: words
         '"titel:kursk" "near/5"',  # quoted: as written
         "talks at 10:30",  # digits before a colon: no field
+        "title:not title:near title:kursk-offensive title:10:30",  # lower-case words, a compound, digits
     ],
 )
 def test_valid_queries_compile(query: str) -> None:

@@ -180,12 +180,7 @@ def _lex(query: str) -> list[_Tok]:
                 )
             field_name = _FIELD_RE.match(lower)
             if field_name and field_name.group(1) not in ("title", "site"):
-                raise QueryError(
-                    f'unknown field {field_name.group(1)}: (fields are title: and site:; quote "{word}" to'
-                    " search for it as written)",
-                    query,
-                    col,
-                )
+                raise _unknown_field(field_name.group(1), word, query, col)
             field = ""
             if lower.startswith("site:"):
                 domain = lower[5:].strip(".")
@@ -198,6 +193,7 @@ def _lex(query: str) -> list[_Tok]:
                 word = word[6:]
                 if not word:
                     raise QueryError('title: needs a word or "a phrase" right after it', query, col)
+                _check_title_term(word, query, col + 6)
             if word.endswith("*"):
                 stem = word[:-1]
                 if "*" in stem or not normalize.WORD_RE.fullmatch(stem or "-"):
@@ -209,6 +205,40 @@ def _lex(query: str) -> list[_Tok]:
                 toks.append(_Tok("WORD", word, col, field=field))
     toks.append(_Tok("END", "", len(query) + 1))
     return toks
+
+
+def _unknown_field(name: str, word: str, query: str, col: int) -> QueryError:
+    return QueryError(
+        f'unknown field {name}: (fields are title: and site:; quote "{word}" to search for it as written)',
+        query,
+        col,
+    )
+
+
+def _check_title_term(term: str, query: str, col: int) -> None:
+    """Refuse what `title:` cannot take but would silently turn into words of a title phrase."""
+    if term[0] in _DASHES:
+        raise QueryError(
+            f"title: cannot exclude; write -title:{term[1:] or 'word'} to exclude it from titles", query, col
+        )
+    if term in _OPERATORS or _NEAR_RE.match(term) or term.lower().startswith("near/"):
+        raise QueryError(
+            f'title: needs a word or "a phrase" right after it, not the operator {term} '
+            f'(quote it, title:"{term}", to search for the word)',
+            query,
+            col,
+        )
+    field_name = _FIELD_RE.match(term.lower())
+    if field_name is None:
+        return
+    name = field_name.group(1)
+    if name == "site":
+        raise QueryError(
+            f"site: is the article's address, not words of its title; write {term} on its own", query, col
+        )
+    if name == "title":
+        raise QueryError("title: is written twice", query, col)
+    raise _unknown_field(name, term, query, col)
 
 
 # ---- parser ------------------------------------------------------------------------------------
