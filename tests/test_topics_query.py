@@ -23,6 +23,7 @@ from monitor.topics import QueryError, compile_topic, explain
         ("russia NEAR/3", 8, "NEAR needs a word or phrase on both sides"),
         ("russia NEAR/3 -talks", 8, "NEAR needs a word or phrase on both sides"),
         ("russia NEAR/3 site:x.org", 8, "NEAR needs a word or phrase on both sides"),
+        ("kursk -site:x.org NEAR/3 b", 8, "NEAR joins words, phrases, prefixes"),
         ("AND kursk", 1, "AND needs a term on both sides"),
         ("kursk AND", 7, "AND needs a term on both sides"),
         ("kursk OR", 7, "OR needs a term on both sides"),
@@ -115,6 +116,20 @@ def test_malformed_query(query: str, column: int, reason: str) -> None:
 )
 def test_typographic_quotes_and_dashes_mean_what_ascii_ones_do(typed: str, ascii: str) -> None:
     assert explain(typed) == explain(ascii)
+
+
+@pytest.mark.parametrize(
+    ("minus", "not_"),
+    [
+        ("kursk -a NEAR/3 b", "kursk NOT a NEAR/3 b"),
+        ('kursk -"a b" NEAR/3 c*', 'kursk NOT "a b" NEAR/3 c*'),
+        ("kursk -(a OR b) NEAR/3 c NEAR/2 d", "kursk NOT (a OR b) NEAR/3 c NEAR/2 d"),
+        ("kursk —a NEAR/3 b", "kursk NOT (a NEAR/3 b)"),
+    ],
+)
+def test_minus_before_near_excludes_the_near_like_not(minus: str, not_: str) -> None:
+    assert explain(minus) == explain(not_)
+    assert "  NOT\n    NEAR/" in explain(minus)
 
 
 def test_query_error_is_a_value_error() -> None:

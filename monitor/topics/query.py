@@ -5,7 +5,7 @@ Grammar (operators are upper case only; lower-case ``and``/``or``/``not`` are or
     query   := or_expr
     or_expr := and_expr ("OR" and_expr)*
     and_expr:= unary (["AND"] unary)*            -- juxtaposition is AND
-    unary   := "NOT" unary | "-" atom | near
+    unary   := "NOT" unary | "-" near | near
     near    := atom ("NEAR/" n atom)*
     atom    := "(" or_expr ")" | ["title:"] (word | prefix* | "a phrase") | "site:" domain
 
@@ -319,7 +319,8 @@ class _Parser:
             nxt = self.peek()
             if nxt.kind not in ("WORD", "PHRASE", "PREFIX", "SITE", "LPAR"):
                 raise self.error(f"'{tok.text}' must be directly followed by a term to exclude", tok.column)
-            return Not(tok.column, self.atom())
+            # NEAR binds tighter than '-' as it does than NOT: -a NEAR/3 b is NOT (a NEAR/3 b)
+            return Not(tok.column, self.near())
         return self.near()
 
     def near(self) -> Node:
