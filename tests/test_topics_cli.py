@@ -97,6 +97,16 @@ def test_match_malformed_query_exits_2_with_caret() -> None:
     assert done.stderr.splitlines() == ["unclosed parenthesis (column 7)", "  Kursk (offensive", "        ^"]
 
 
+def test_match_deeply_nested_query_exits_2_not_a_traceback() -> None:
+    done = run("topics", "match", "--query", "(" * 200 + "kursk" + ")" * 200, "--jsonl", DOCS)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[0] == (
+        "query nests too deeply: more than 50 levels of parentheses, NOT, - and NEAR (column 51)"
+    )
+    assert done.stderr.splitlines()[2] == "  " + " " * 50 + "^"
+
+
 def test_match_malformed_query_in_file_names_line(tmp_path: Path) -> None:
     bad = tmp_path / "q.jsonl"
     bad.write_text('{"id": "ok", "query": "kursk"}\n{"id": "bad", "query": "a NEAR/ b"}\n')

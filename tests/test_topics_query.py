@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
+
 import pytest
 
-from monitor.topics import QueryError, compile_topic, explain
+from monitor.topics import Document, QueryError, TopicMatcher, compile_topic, explain
+from monitor.topics.query import MAX_DEPTH, MAX_NEAR_NESTING
 
 
 @pytest.mark.parametrize(
@@ -71,6 +75,19 @@ from monitor.topics import QueryError, compile_topic, explain
         ("kursk (a −)", 10, "'−' must be directly followed"),
         ("kursk −−offensive", 7, "'−' must be directly followed"),
         ("—offensive", 1, "only excludes"),
+        # nested past any real query: refused where the limit is passed, not a RecursionError
+        pytest.param("(" * 200 + "kursk" + ")" * 200, 51, "more than 50 levels", id="200-parentheses"),
+        pytest.param("kursk " + "NOT " * 1000 + "x", 7 + 4 * 50, "more than 50 levels", id="1000-NOT"),
+        pytest.param("kursk " + "-(" * 30 + "x" + ")" * 30, 57, "more than 50 levels", id="30-minus-paren"),
+        pytest.param("(a OR " * 500 + "a" + ")" * 500, 1 + 6 * 50, "more than 50 levels", id="500-nested-OR"),
+        pytest.param("a" + " NEAR/5 a" * 1000, 3 + 9 * 8, "more than 8 NEARs", id="1000-NEAR-chain"),
+        pytest.param("(a NEAR/5 " * 9 + "a" + ")" * 9, 4, "more than 8 NEARs", id="9-nested-NEAR"),
+        pytest.param(
+            "(" * 45 + "a" + ")" * 45 + " NEAR/5 a" * 6,
+            93 + 9 * 5,
+            "more than 50 levels",
+            id="parens-then-NEAR",
+        ),
     ],
 )
 def test_malformed_query(query: str, column: int, reason: str) -> None:
@@ -130,6 +147,50 @@ def test_typographic_quotes_and_dashes_mean_what_ascii_ones_do(typed: str, ascii
 def test_minus_before_near_excludes_the_near_like_not(minus: str, not_: str) -> None:
     assert explain(minus) == explain(not_)
     assert "  NOT\n    NEAR/" in explain(minus)
+
+
+N = MAX_DEPTH
+DEEPEST_ACCEPTED = {  # query, a document it matches that makes evaluation reach the bottom
+    "parentheses": ("(" * N + "kursk" + ")" * N, "kursk"),
+    "NOT": ("kursk " + "NOT " * N + "x", "kursk x"),
+    "minus": ("kursk " + "-(" * (N // 2) + "x" + ")" * (N // 2), "kursk"),
+    "OR-AND": ("(a OR b " * N + "c" + ")" * N, "b c"),
+    "phrase-OR": ('("a b" OR x (' * (N // 2) + '"a b"' + "))" * (N // 2), "x a b"),
+    "NEAR-chain": ("a" + " NEAR/5 a" * MAX_NEAR_NESTING, "a " * (MAX_NEAR_NESTING + 2)),
+    "parentheses-NEAR": (
+        "(" * (N - MAX_NEAR_NESTING) + "a" + ")" * (N - MAX_NEAR_NESTING) + " NEAR/5 a" * MAX_NEAR_NESTING,
+        "a " * 12,
+    ),
+    "NEAR-OR": ("a NEAR/5 (b OR " * MAX_NEAR_NESTING + "c" + ")" * MAX_NEAR_NESTING, "a c " * 10),
+    "OR-in-NEAR": ("a NEAR/5 " + "(b OR " * (N - 1) + "c" + ")" * (N - 1), "a c"),
+}
+
+
+@pytest.mark.parametrize("name", DEEPEST_ACCEPTED)
+def test_deepest_accepted_query_compiles_and_matches(name: str) -> None:
+    query, text = DEEPEST_ACCEPTED[name]
+    limit = sys.getrecursionlimit()
+    # parsing, compiling, presearch and matching must leave most of the stack to the caller
+    sys.setrecursionlimit(len(inspect.stack()) + 450)
+    try:
+        topic = compile_topic("t", query=query)
+        assert explain(query)
+        doc = Document("d", "", text, "", "en")
+        for presearch in (True, False):
+            matcher = TopicMatcher([topic], presearch=presearch)
+            assert [hit.topic for hit in matcher.match(doc)] == ["t"]
+            assert matcher.matching(matcher.analyse(doc)) == [0]
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+@pytest.mark.parametrize("op", [" OR ", " AND ", " ", " -"])
+def test_long_flat_query_works(op: str) -> None:
+    words = [f"w{i}" for i in range(10_000)]
+    topic = compile_topic("t", query="w0" + op + op.join(words[1:]))
+    doc = Document("d", "", "w0 w1 w9999", "", "en")
+    matcher = TopicMatcher([topic])
+    assert matcher.matching(matcher.analyse(doc)) == ([0] if op == " OR " else [])
 
 
 def test_query_error_is_a_value_error() -> None:

@@ -14,7 +14,9 @@ because text pasted from word processors and phones has them where '"' and '-' w
 
 Precedence, tightest first: NEAR, NOT/-, AND, OR. A query that can match without any of its
 positive terms (only exclusions, or an OR with an exclusion-only side) is refused: it would
-match nearly every article.
+match nearly every article. Nesting is limited (MAX_DEPTH levels of parentheses, NOT, - and
+NEAR; MAX_NEAR_NESTING NEARs one inside another), so that no accepted query can exhaust the
+stack of the recursive steps after parsing.
 """
 
 from __future__ import annotations
@@ -106,6 +108,13 @@ _OPERATORS = {"AND", "OR", "NOT"}
 _NEAR_RE = re.compile(r"NEAR(?:/(\d*))?$")
 _FIELD_RE = re.compile(r"([^\W\d_]+):(?=.)")  # letters, a colon, then the term: a field
 MAX_NEAR = 1000  # words; further apart is no longer "near" (and keeps the number small)
+# Levels of ( ), NOT / - and NEAR one inside another. No query a person writes comes near it, and it
+# keeps the parser and everything that walks the tree recursively (compile_node, presearch, the
+# evaluation) far from Python's recursion limit: the tree is at most about 3 * MAX_DEPTH deep.
+MAX_DEPTH = 50
+# NEARs one inside another (a chain a NEAR b NEAR c is (a NEAR b) NEAR c: 2). The matcher evaluates
+# a NEAR's sides more than once, so its time doubles with every level; 8 is more than anyone writes.
+MAX_NEAR_NESTING = 8
 # Quotes that word processors, mail clients and phones put where '"' was typed. Any one closes
 # any other, as '"' closes '"': „…“, «…», »…« and ”…” are all in use. The single curly quotes
 # are not among them: ’ and ‘ are also apostrophes (перемир’я, l’Élysée), and "'" is no quote here.
@@ -249,6 +258,8 @@ class _Parser:
         self.query = query
         self.toks = _lex(query)
         self.i = 0
+        self.depth = 0  # levels of ( ), NOT and - around the token being parsed
+        self.peak = 0  # the deepest level a subtree parsed so far reaches (see _measured)
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -260,6 +271,26 @@ class _Parser:
 
     def error(self, reason: str, column: int) -> QueryError:
         return QueryError(reason, self.query, column)
+
+    def _too_deep(self, column: int) -> QueryError:
+        return self.error(
+            f"query nests too deeply: more than {MAX_DEPTH} levels of parentheses, NOT, - and NEAR", column
+        )
+
+    def _enter(self, tok: _Tok) -> None:
+        """One level deeper (a parenthesis, NOT or -), refused beyond MAX_DEPTH; undo with depth -= 1."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self._too_deep(tok.column)
+        self.peak = max(self.peak, self.depth)
+
+    def _measured(self) -> tuple[Node, int]:
+        """An atom and how many levels it nests below the current depth (for a NEAR chain)."""
+        outer, self.peak = self.peak, self.depth
+        node = self.atom()
+        height = self.peak - self.depth
+        self.peak = max(outer, self.peak)
+        return node, height
 
     def parse(self) -> Node:
         if self.peek().kind == "END":
@@ -313,28 +344,46 @@ class _Parser:
             self.take()
             if not self._starts_unary(self.peek()):
                 raise self.error("NOT needs a term after it", tok.column)
-            return Not(tok.column, self.unary())
+            self._enter(tok)
+            child = self.unary()
+            self.depth -= 1
+            return Not(tok.column, child)
         if tok.kind == "MINUS":
             self.take()
             nxt = self.peek()
             if nxt.kind not in ("WORD", "PHRASE", "PREFIX", "SITE", "LPAR"):
                 raise self.error(f"'{tok.text}' must be directly followed by a term to exclude", tok.column)
             # NEAR binds tighter than '-' as it does than NOT: -a NEAR/3 b is NOT (a NEAR/3 b)
-            return Not(tok.column, self.near())
+            self._enter(tok)
+            child = self.near()
+            self.depth -= 1
+            return Not(tok.column, child)
         return self.near()
 
     def near(self) -> Node:
-        left = self.atom()
+        left, height = self._measured()
+        nesting = _near_nesting(left)
         while self.peek().kind == "NEAR":
             op = self.take()
             if self.peek().kind not in ("WORD", "PHRASE", "PREFIX", "LPAR"):
                 raise self.error("NEAR needs a word or phrase on both sides", op.column)
-            right = self.atom()
+            right, right_height = self._measured()
             for side in (left, right):
                 if not _positional(side):
                     raise self.error(
                         "NEAR joins words, phrases, prefixes or ( ... OR ... ) of those", side.column
                     )
+            # a chain nests to the left, a NEAR b NEAR c = (a NEAR b) NEAR c: one level per NEAR
+            height = max(height, right_height) + 1
+            if self.depth + height > MAX_DEPTH:
+                raise self._too_deep(op.column)
+            nesting = max(nesting, _near_nesting(right)) + 1
+            if nesting > MAX_NEAR_NESTING:
+                raise self.error(
+                    f"more than {MAX_NEAR_NESTING} NEARs one inside another (a NEAR/5 b NEAR/5 c counts 2)",
+                    op.column,
+                )
+            self.peak = max(self.peak, self.depth + height)
             left = Near(left.column, left, right, op.number)
         return left
 
@@ -345,7 +394,9 @@ class _Parser:
                 raise self.error("empty parentheses", tok.column)
             if self.peek().kind == "END":
                 raise self.error("unclosed parenthesis", tok.column)
+            self._enter(tok)
             node = self.or_expr()
+            self.depth -= 1
             close = self.take()
             if close.kind != "RPAR":
                 raise self.error("unclosed parenthesis", tok.column)
@@ -377,6 +428,15 @@ def _positional(node: Node) -> bool:
     if isinstance(node, Or):
         return all(_positional(c) for c in node.children)
     return isinstance(node, (Phrase, Prefix, Near))
+
+
+def _near_nesting(node: Node) -> int:
+    """How many NEARs lie one inside another in a NEAR side (only OR and NEAR can hold them)."""
+    if isinstance(node, Near):
+        return 1 + max(_near_nesting(node.left), _near_nesting(node.right))
+    if isinstance(node, Or):
+        return max(map(_near_nesting, node.children))
+    return 0
 
 
 def _unbounded(node: Node) -> Node | None:
