@@ -54,7 +54,7 @@ from monitor.topics.query import MAX_DEPTH, MAX_NEAR_NESTING
         ("kur*sk", 4, "'*' is only allowed at the end"),
         ("*", 1, "'*' must end a single word"),
         ("kursk !!!", 7, "no letters or digits"),
-        ("\u0301*", 1, "prefix '\u0301*' has no letters or digits"),  # folds to "": would match anything
+        ("\u0301*", 1, r"prefix '\u0301*' has no letters or digits"),  # folds to "": would match anything
         ("kursk title:\u0301\u0308*", 7, "has no letters or digits"),
         # misspelt operators and fields would silently become words that never match
         ("russia NEAR/five talks", 8, "NEAR needs a distance in words (e.g. NEAR/5"),

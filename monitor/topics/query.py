@@ -410,8 +410,8 @@ class _Parser:
         if tok.kind == "PREFIX":
             prefix = normalize.fold(tok.text)
             if not prefix:  # only combining marks: the empty prefix would match every document
-                written = tok.text + "*"
-                raise self.error(f"prefix {written!r} has no letters or digits to search for", tok.column)
+                written = ascii(tok.text + "*")  # escaped: combining marks alone do not show
+                raise self.error(f"prefix {written} has no letters or digits to search for", tok.column)
             return Prefix(tok.column, prefix, tok.field)
         if tok.kind == "SITE":
             return Site(tok.column, tok.text)
