@@ -10,8 +10,10 @@ offending column, goes to stderr).
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,10 +61,12 @@ def _read_jsonl(path: str) -> Iterator[tuple[int, dict]]:
     try:
         with Path(path).open("rb") as lines:  # decoded line by line, so an error can name its line
             for number, raw in enumerate(lines, 1):
+                # the byte order mark Windows editors write at the start of a UTF-8 file (utf-8-sig)
+                bom = len(codecs.BOM_UTF8) if number == 1 and raw.startswith(codecs.BOM_UTF8) else 0
                 try:
-                    line = raw.decode("utf-8")
+                    line = raw[bom:].decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    message = f"{path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start})"
+                    message = f"{path}:{number}: not UTF-8 ({exc.reason} at byte {bom + exc.start})"
                     raise InputError(message) from exc
                 if not line.strip():
                     continue
@@ -77,30 +81,68 @@ def _read_jsonl(path: str) -> Iterator[tuple[int, dict]]:
         raise InputError(f"{path}: {exc.strerror or exc}") from exc
 
 
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _id(obj: dict, where: str) -> str:
+    """The "id" of a line as printed: a string or an integer, on one line and without a tab."""
+    value = obj["id"]
+    # str() of anything else is not what the file says: None, True, 1.0, ['a'] (bool is an int)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InputError(f"{where}: 'id' must be a string or an integer, not {_json_type(value)}")
+    text = str(value)
+    # one id per output line, and doc_id<TAB>query_id: these characters would break the lines
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text):
+        raise InputError(f"{where}: 'id' {text!r} contains a tab, line break or other control character")
+    return text
+
+
+def _text(obj: dict, key: str, where: str) -> str:
+    """A text field: a string, or missing or null for none (str() of a list or number would match)."""
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{where}: {key!r} must be a string, not {_json_type(value)}")
+    return value
+
+
 def _documents(path: str) -> Iterator[Document]:
     for number, obj in _read_jsonl(path):
+        where = f"{path}:{number}"
         if "id" not in obj:
-            raise InputError(f"{path}:{number}: document has no 'id'")
+            raise InputError(f"{where}: document has no 'id'")
         yield Document(
-            id=str(obj["id"]),
-            title=str(obj.get("title") or ""),
-            text=str(obj.get("text") or ""),
-            url=str(obj.get("url") or ""),
-            lang=str(obj.get("lang") or ""),
+            id=_id(obj, where),
+            title=_text(obj, "title", where),
+            text=_text(obj, "text", where),
+            url=_text(obj, "url", where),
+            lang=_text(obj, "lang", where),
         )
 
 
 def _load_queries(path: str) -> list[Topic]:
     topics = []
+    first_line: dict[str, int] = {}  # query id -> line, so that each output line names one query
     for number, obj in _read_jsonl(path):
+        where = f"{path}:{number}"
         if "id" not in obj or not isinstance(obj.get("query"), str):
-            raise InputError(f"{path}:{number}: expected {{'id': ..., 'query': '...'}}")
+            raise InputError(f"{where}: expected {{'id': ..., 'query': '...'}}")
+        name = _id(obj, where)
+        if name in first_line:
+            raise InputError(f"{where}: query id {name!r} is already used on line {first_line[name]}")
+        first_line[name] = number
         try:
-            topics.append(compile_topic(str(obj["id"]), query=obj["query"]))
+            topics.append(compile_topic(name, query=obj["query"]))
         except QueryError as exc:
-            raise QueryError(
-                f"{path}:{number}: query {obj['id']}: {exc.reason}", exc.query, exc.column
-            ) from exc
+            raise QueryError(f"{where}: query {name}: {exc.reason}", exc.query, exc.column) from exc
     return topics
 
 

@@ -5,13 +5,18 @@ Grammar (operators are upper case only; lower-case ``and``/``or``/``not`` are or
     query   := or_expr
     or_expr := and_expr ("OR" and_expr)*
     and_expr:= unary (["AND"] unary)*            -- juxtaposition is AND
-    unary   := "NOT" unary | "-" atom | near
+    unary   := "NOT" unary | "-" near | near
     near    := atom ("NEAR/" n atom)*
     atom    := "(" or_expr ")" | ["title:"] (word | prefix* | "a phrase") | "site:" domain
 
+Typographic quotes (“ ” „ ‟ « » ‹ ›) are quotes and dashes (‐ ‑ ‒ – — −) before a term are '-',
+because text pasted from word processors and phones has them where '"' and '-' were typed.
+
 Precedence, tightest first: NEAR, NOT/-, AND, OR. A query that can match without any of its
 positive terms (only exclusions, or an OR with an exclusion-only side) is refused: it would
-match nearly every article.
+match nearly every article. Nesting is limited (MAX_DEPTH levels of parentheses, NOT, - and
+NEAR; MAX_NEAR_NESTING NEARs one inside another), so that no accepted query can exhaust the
+stack of the recursive steps after parsing.
 """
 
 from __future__ import annotations
@@ -103,7 +108,22 @@ _OPERATORS = {"AND", "OR", "NOT"}
 _NEAR_RE = re.compile(r"NEAR(?:/(\d*))?$")
 _FIELD_RE = re.compile(r"([^\W\d_]+):(?=.)")  # letters, a colon, then the term: a field
 MAX_NEAR = 1000  # words; further apart is no longer "near" (and keeps the number small)
-_SPECIAL = set('()"')
+# Levels of ( ), NOT / - and NEAR one inside another. No query a person writes comes near it, and it
+# keeps the parser and everything that walks the tree recursively (compile_node, presearch, the
+# evaluation) far from Python's recursion limit: the tree is at most about 3 * MAX_DEPTH deep.
+MAX_DEPTH = 50
+# NEARs one inside another (a chain a NEAR b NEAR c is (a NEAR b) NEAR c: 2). The matcher evaluates
+# a NEAR's sides more than once, so its time doubles with every level; 8 is more than anyone writes.
+MAX_NEAR_NESTING = 8
+# Quotes that word processors, mail clients and phones put where '"' was typed. Any one closes
+# any other, as '"' closes '"': „…“, «…», »…« and ”…” are all in use. The single curly quotes
+# are not among them: ’ and ‘ are also apostrophes (перемир’я, l’Élysée), and "'" is no quote here.
+_QUOTES = frozenset('"“”„‟«»‹›')
+_QUOTE_RE = re.compile("[" + "".join(sorted(_QUOTES)) + "]")
+# Likewise for '-': hyphens, en/em dashes and the minus sign exclude the term they stand before.
+# Inside a word they are left alone (cease–fire is a compound, as cease-fire is).
+_DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2212")
+_SPECIAL = frozenset("()") | _QUOTES
 _DOMAIN_RE = re.compile(r"^[\w.-]+$")
 
 
@@ -121,15 +141,15 @@ def _lex(query: str) -> list[_Tok]:
         elif ch == ")":
             toks.append(_Tok("RPAR", ch, col))
             i += 1
-        elif ch == '"':
-            end = query.find('"', i + 1)
-            if end < 0:
+        elif ch in _QUOTES:
+            end = _QUOTE_RE.search(query, i + 1)
+            if end is None:
                 raise QueryError("unclosed quote", query, col)
-            toks.append(_Tok("PHRASE", query[i + 1 : end], col))
-            i = end + 1
-        elif ch == "-" and (i + 1 >= n or query[i + 1].isspace() or query[i + 1] in ")"):
-            raise QueryError("'-' must be directly followed by a term to exclude", query, col)
-        elif ch == "-":
+            toks.append(_Tok("PHRASE", query[i + 1 : end.start()], col))
+            i = end.end()
+        elif ch in _DASHES and (i + 1 >= n or query[i + 1].isspace() or query[i + 1] in ")"):
+            raise QueryError(f"'{ch}' must be directly followed by a term to exclude", query, col)
+        elif ch in _DASHES:
             toks.append(_Tok("MINUS", ch, col))
             i += 1
         else:
@@ -138,12 +158,12 @@ def _lex(query: str) -> list[_Tok]:
                 j += 1
             word = query[i:j]
             lower = word.lower()
-            if lower == "title:" and j < n and query[j] == '"':
-                end = query.find('"', j + 1)
-                if end < 0:
+            if lower == "title:" and j < n and query[j] in _QUOTES:
+                end = _QUOTE_RE.search(query, j + 1)
+                if end is None:
                     raise QueryError("unclosed quote", query, j + 1)
-                toks.append(_Tok("PHRASE", query[j + 1 : end], col, field="title"))
-                i = end + 1
+                toks.append(_Tok("PHRASE", query[j + 1 : end.start()], col, field="title"))
+                i = end.end()
                 continue
             i = j
             if word in _OPERATORS:
@@ -153,11 +173,14 @@ def _lex(query: str) -> list[_Tok]:
             if near:
                 if not near.group(1):
                     raise QueryError("NEAR needs a distance in words, e.g. NEAR/5", query, col)
-                if not 1 <= int(near.group(1)[:5]) <= MAX_NEAR:
+                # the value of all the digits: leading zeros do not count, and a number longer than
+                # MAX_NEAR's is too big without turning thousands of digits into an int
+                digits = near.group(1).lstrip("0")
+                if not digits or len(digits) > len(str(MAX_NEAR)) or int(digits) > MAX_NEAR:
                     raise QueryError(
                         f"NEAR distance must be at least 1 and at most {MAX_NEAR} words", query, col
                     )
-                toks.append(_Tok("NEAR", word, col, number=int(near.group(1))))
+                toks.append(_Tok("NEAR", word, col, number=int(digits)))
                 continue
             if lower.startswith("near/"):  # a NEAR/n misspelt would silently be two words
                 hint = "operators are upper case, e.g. NEAR/5" if word[:4] != "NEAR" else "e.g. NEAR/5"
@@ -166,12 +189,7 @@ def _lex(query: str) -> list[_Tok]:
                 )
             field_name = _FIELD_RE.match(lower)
             if field_name and field_name.group(1) not in ("title", "site"):
-                raise QueryError(
-                    f'unknown field {field_name.group(1)}: (fields are title: and site:; quote "{word}" to'
-                    " search for it as written)",
-                    query,
-                    col,
-                )
+                raise _unknown_field(field_name.group(1), word, query, col)
             field = ""
             if lower.startswith("site:"):
                 domain = lower[5:].strip(".")
@@ -184,6 +202,7 @@ def _lex(query: str) -> list[_Tok]:
                 word = word[6:]
                 if not word:
                     raise QueryError('title: needs a word or "a phrase" right after it', query, col)
+                _check_title_term(word, query, col + 6)
             if word.endswith("*"):
                 stem = word[:-1]
                 if "*" in stem or not normalize.WORD_RE.fullmatch(stem or "-"):
@@ -197,6 +216,40 @@ def _lex(query: str) -> list[_Tok]:
     return toks
 
 
+def _unknown_field(name: str, word: str, query: str, col: int) -> QueryError:
+    return QueryError(
+        f'unknown field {name}: (fields are title: and site:; quote "{word}" to search for it as written)',
+        query,
+        col,
+    )
+
+
+def _check_title_term(term: str, query: str, col: int) -> None:
+    """Refuse what `title:` cannot take but would silently turn into words of a title phrase."""
+    if term[0] in _DASHES:
+        raise QueryError(
+            f"title: cannot exclude; write -title:{term[1:] or 'word'} to exclude it from titles", query, col
+        )
+    if term in _OPERATORS or _NEAR_RE.match(term) or term.lower().startswith("near/"):
+        raise QueryError(
+            f'title: needs a word or "a phrase" right after it, not the operator {term} '
+            f'(quote it, title:"{term}", to search for the word)',
+            query,
+            col,
+        )
+    field_name = _FIELD_RE.match(term.lower())
+    if field_name is None:
+        return
+    name = field_name.group(1)
+    if name == "site":
+        raise QueryError(
+            f"site: is the article's address, not words of its title; write {term} on its own", query, col
+        )
+    if name == "title":
+        raise QueryError("title: is written twice", query, col)
+    raise _unknown_field(name, term, query, col)
+
+
 # ---- parser ------------------------------------------------------------------------------------
 
 
@@ -205,6 +258,8 @@ class _Parser:
         self.query = query
         self.toks = _lex(query)
         self.i = 0
+        self.depth = 0  # levels of ( ), NOT and - around the token being parsed
+        self.peak = 0  # the deepest level a subtree parsed so far reaches (see _measured)
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -216,6 +271,26 @@ class _Parser:
 
     def error(self, reason: str, column: int) -> QueryError:
         return QueryError(reason, self.query, column)
+
+    def _too_deep(self, column: int) -> QueryError:
+        return self.error(
+            f"query nests too deeply: more than {MAX_DEPTH} levels of parentheses, NOT, - and NEAR", column
+        )
+
+    def _enter(self, tok: _Tok) -> None:
+        """One level deeper (a parenthesis, NOT or -), refused beyond MAX_DEPTH; undo with depth -= 1."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self._too_deep(tok.column)
+        self.peak = max(self.peak, self.depth)
+
+    def _measured(self) -> tuple[Node, int]:
+        """An atom and how many levels it nests below the current depth (for a NEAR chain)."""
+        outer, self.peak = self.peak, self.depth
+        node = self.atom()
+        height = self.peak - self.depth
+        self.peak = max(outer, self.peak)
+        return node, height
 
     def parse(self) -> Node:
         if self.peek().kind == "END":
@@ -269,27 +344,46 @@ class _Parser:
             self.take()
             if not self._starts_unary(self.peek()):
                 raise self.error("NOT needs a term after it", tok.column)
-            return Not(tok.column, self.unary())
+            self._enter(tok)
+            child = self.unary()
+            self.depth -= 1
+            return Not(tok.column, child)
         if tok.kind == "MINUS":
             self.take()
             nxt = self.peek()
             if nxt.kind not in ("WORD", "PHRASE", "PREFIX", "SITE", "LPAR"):
-                raise self.error("'-' must be directly followed by a term to exclude", tok.column)
-            return Not(tok.column, self.atom())
+                raise self.error(f"'{tok.text}' must be directly followed by a term to exclude", tok.column)
+            # NEAR binds tighter than '-' as it does than NOT: -a NEAR/3 b is NOT (a NEAR/3 b)
+            self._enter(tok)
+            child = self.near()
+            self.depth -= 1
+            return Not(tok.column, child)
         return self.near()
 
     def near(self) -> Node:
-        left = self.atom()
+        left, height = self._measured()
+        nesting = _near_nesting(left)
         while self.peek().kind == "NEAR":
             op = self.take()
             if self.peek().kind not in ("WORD", "PHRASE", "PREFIX", "LPAR"):
                 raise self.error("NEAR needs a word or phrase on both sides", op.column)
-            right = self.atom()
+            right, right_height = self._measured()
             for side in (left, right):
                 if not _positional(side):
                     raise self.error(
                         "NEAR joins words, phrases, prefixes or ( ... OR ... ) of those", side.column
                     )
+            # a chain nests to the left, a NEAR b NEAR c = (a NEAR b) NEAR c: one level per NEAR
+            height = max(height, right_height) + 1
+            if self.depth + height > MAX_DEPTH:
+                raise self._too_deep(op.column)
+            nesting = max(nesting, _near_nesting(right)) + 1
+            if nesting > MAX_NEAR_NESTING:
+                raise self.error(
+                    f"more than {MAX_NEAR_NESTING} NEARs one inside another (a NEAR/5 b NEAR/5 c counts 2)",
+                    op.column,
+                )
+            self.peak = max(self.peak, self.depth + height)
             left = Near(left.column, left, right, op.number)
         return left
 
@@ -300,7 +394,9 @@ class _Parser:
                 raise self.error("empty parentheses", tok.column)
             if self.peek().kind == "END":
                 raise self.error("unclosed parenthesis", tok.column)
+            self._enter(tok)
             node = self.or_expr()
+            self.depth -= 1
             close = self.take()
             if close.kind != "RPAR":
                 raise self.error("unclosed parenthesis", tok.column)
@@ -312,7 +408,11 @@ class _Parser:
                 raise self.error(f"{what} {tok.text!r} has no letters or digits to search for", tok.column)
             return Phrase(tok.column, words, tok.field, tok.text)
         if tok.kind == "PREFIX":
-            return Prefix(tok.column, normalize.fold(tok.text), tok.field)
+            prefix = normalize.fold(tok.text)
+            if not prefix:  # only combining marks: the empty prefix would match every document
+                written = ascii(tok.text + "*")  # escaped: combining marks alone do not show
+                raise self.error(f"prefix {written} has no letters or digits to search for", tok.column)
+            return Prefix(tok.column, prefix, tok.field)
         if tok.kind == "SITE":
             return Site(tok.column, tok.text)
         if tok.kind == "RPAR":
@@ -328,6 +428,15 @@ def _positional(node: Node) -> bool:
     if isinstance(node, Or):
         return all(_positional(c) for c in node.children)
     return isinstance(node, (Phrase, Prefix, Near))
+
+
+def _near_nesting(node: Node) -> int:
+    """How many NEARs lie one inside another in a NEAR side (only OR and NEAR can hold them)."""
+    if isinstance(node, Near):
+        return 1 + max(_near_nesting(node.left), _near_nesting(node.right))
+    if isinstance(node, Or):
+        return max(map(_near_nesting, node.children))
+    return 0
 
 
 def _unbounded(node: Node) -> Node | None:
