@@ -36,6 +36,7 @@ log = logging.getLogger("newsmon.scheduler")
 JOBS_COLLECTION = "scheduler_jobs"
 REVIVE_CHECK_S = 5  # how often a scheduler on the embedded database checks that it still runs
 _launcher = CrawlLauncher()
+_scheduler: BackgroundScheduler | None = None  # the running `newsmon run`'s, for jobs to add jobs
 
 
 def crawl_job(config_path: str, signature: str = "") -> None:
@@ -65,7 +66,22 @@ def crawl_job(config_path: str, signature: str = "") -> None:
         )
         return
     log.info("crawl finished in %.1fs (exit %s): %s", took, run.exit_code, summary)
-    digest_job(config_path, None)
+    if _scheduler is None:  # called outside `run` (tests): send what is due here
+        digest_job(config_path, None)
+        return
+    # Its own job, so that a mail server that hangs holds up mail, not the next crawls (the crawl
+    # job runs one at a time). One of these at a time too: a second is skipped with a warning.
+    try:
+        _scheduler.add_job(
+            digest_job,
+            args=[config_path, None],
+            id="digest:after-crawl",
+            name="digest after crawl",
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
+        )
+    except StoreError as exc:  # the job store is in the database: the digests' own jobs still run
+        log.error("digest after the crawl not scheduled: database error: %s", describe_error(exc))
 
 
 def digest_job(config_path: str, email: str | None, signature: str = "") -> None:
@@ -106,8 +122,9 @@ def describe_schedule(config: Config, now: datetime) -> list[str]:
     return lines
 
 
-def _sync_jobs(scheduler: BackgroundScheduler, config: Config) -> None:
-    """Keep persisted jobs whose schedule is unchanged (so a missed run fires once); replace the rest."""
+def _sync_jobs(scheduler: BackgroundScheduler, config: Config, *, startup: bool = True) -> None:
+    """Keep persisted jobs whose schedule is unchanged (so a missed run fires once); replace the
+    rest. At start-up the crawl runs at once; on a config edit, changed jobs keep their rhythm."""
     path = str(config.path.resolve())
     wanted = {
         "crawl": (
@@ -126,16 +143,18 @@ def _sync_jobs(scheduler: BackgroundScheduler, config: Config) -> None:
         )
     existing = {job.id: job for job in scheduler.get_jobs()}
     for job_id, job in existing.items():
-        if job_id not in wanted:
+        if job_id not in wanted and job_id != "digest:after-crawl":
             log.info("removing job %s (no longer in the config)", job_id)
             job.remove()
     now = datetime.now(UTC)
     for job_id, (func, trigger, args, sig) in wanted.items():
         old = existing.get(job_id)
         if old is not None and old.kwargs.get("signature") == sig:
-            if job_id == "crawl":
+            if job_id == "crawl" and startup:
                 old.modify(next_run_time=now)  # crawl at start-up
             continue
+        if not startup:
+            log.info("schedule of %s changed: %s", job_id, trigger)
         scheduler.add_job(
             func,
             trigger,
@@ -144,8 +163,41 @@ def _sync_jobs(scheduler: BackgroundScheduler, config: Config) -> None:
             id=job_id,
             name=job_id,
             replace_existing=True,
-            next_run_time=now if job_id == "crawl" else trigger.get_next_fire_time(None, now),
+            next_run_time=now if job_id == "crawl" and startup else trigger.get_next_fire_time(None, now),
         )
+
+
+class _ConfigWatch:
+    """Notices edits of the config file, so that a new `crawl.every` or a recipient's new `at`
+    takes effect without a restart (every job reads the file anew anyway; only the schedule
+    was set once). A file that does not load is reported once per edit and the schedule kept."""
+
+    def __init__(self, config: Config):
+        self.path = config.path
+        self.storage = config.storage  # the database `run` opened at start-up
+        self.seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def changed(self) -> Config | None:
+        stamp = self._stamp()
+        if stamp == self.seen or stamp is None:
+            return None
+        self.seen = stamp
+        try:
+            config = load_config(str(self.path))
+        except ConfigError as exc:
+            problems = "; ".join(str(p) for p in exc.problems)
+            log.error("config edited but not applied to the schedule: %s", problems)
+            return None
+        if config.storage != self.storage:
+            log.warning("config edited: storage changes take effect when newsmon run is restarted")
+        return config
 
 
 def _revive(server: EmbeddedServer) -> None:
@@ -189,9 +241,16 @@ def run_scheduler(config: Config) -> int:
             log.info("%s", line)
         scheduler.resume()
         embedded = EmbeddedServer(config.storage.data_dir) if config.storage.embedded else None
+        global _scheduler
+        _scheduler = scheduler
+        edits = _ConfigWatch(config)
         while not stopping.wait(REVIVE_CHECK_S):
             if embedded is not None:
                 _revive(embedded)
+            edited = edits.changed()
+            if edited is not None:
+                _sync_jobs(scheduler, edited, startup=False)
+        _scheduler = None
         scheduler.pause()
         _launcher.stop()  # Scrapy finishes in-flight work and stops on SIGTERM
         # Detached first: after `shutdown` closes the job stores, APScheduler's loop looks for due
