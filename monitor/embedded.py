@@ -64,6 +64,26 @@ def _zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
+def _cmdline(pid: int) -> str | None:
+    """The command line of `pid`, its arguments joined by spaces; None if it cannot be read (gone,
+    a zombie, hidden, or neither /proc nor ps here)."""
+    proc = Path(f"/proc/{pid}/cmdline")
+    if Path("/proc/self/cmdline").exists():
+        try:
+            raw = proc.read_bytes()
+        except OSError:  # gone, or hidden from us (hidepid): either way not a server we may signal
+            return None
+        return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace") or None
+    try:  # no /proc (BSD, macOS): POSIX ps
+        out = subprocess.run(
+            ["ps", "-ww", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("cannot tell what process %d is (%s); it will not be signalled", pid, exc)
+        return None
+    return out.stdout.strip() or None
+
+
 def _listening(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
@@ -120,6 +140,25 @@ class EmbeddedServer:
         self.leases = self.dir / "leases"
         self.lease = self.leases / str(os.getpid())
 
+    @property
+    def data(self) -> str:
+        """The server's --data-dir, absolute and without symlinks: what `_ours` looks for in a
+        process's command line, whatever the cwd of the newsmon that started it."""
+        return os.path.realpath(self.dir / "data")
+
+    def _ours(self, pid: int) -> bool:
+        """Whether `pid` is an nx-27017 serving this data dir. server.json outlives exactly the
+        crashes (kill -9, OOM, reboot) after which its pid gets reused: only a process that is
+        verifiably ours is ever signalled or trusted; any other makes the file stale."""
+        if not _alive(pid):
+            return False
+        cmdline = _cmdline(pid)
+        if cmdline is None:
+            return False
+        return ("nx-27017" in cmdline or "nx_27017" in cmdline) and f" --data-dir {self.data} " in (
+            cmdline + " "
+        )
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +177,7 @@ class EmbeddedServer:
 
     def running_port(self) -> int | None:
         state = self._state()
-        if state and _alive(state["pid"]) and _listening(state["port"]):
+        if state and self._ours(state["pid"]) and _listening(state["port"]):
             return int(state["port"])
         return None
 
@@ -199,7 +238,7 @@ class EmbeddedServer:
             if self._live_leases():
                 return
             state = self._state()
-            if state and _alive(state["pid"]):
+            if state and self._ours(state["pid"]):
                 self._stop(state["pid"], state.get("port"))
             self.state_file.unlink(missing_ok=True)
 
@@ -215,9 +254,13 @@ class EmbeddedServer:
 
     def _start(self) -> int:
         state = self._state()
-        if state and _alive(state["pid"]):  # alive but not answering: a wedged server
+        if state and self._ours(state["pid"]):  # alive but not answering: a wedged server
             log.warning("embedded database pid %s does not answer; restarting it", state["pid"])
             self._stop(state["pid"], state.get("port"))
+        elif state and _alive(state["pid"]):
+            log.info(
+                "%s names pid %s, which is not its server any more: stale", self.state_file, state["pid"]
+            )
         pid_file = self.dir / "nx-27017.pid"
         pid_file.unlink(missing_ok=True)  # stale after a kill -9; the server refuses to start otherwise
         log_file = self.dir / "nx-27017.log"
@@ -228,7 +271,7 @@ class EmbeddedServer:
         cmd = [
             *_server_command(),
             "--data-dir",
-            str(self.dir / "data"),
+            self.data,
             "--host",
             "127.0.0.1",
             "--port",
@@ -264,13 +307,20 @@ class EmbeddedServer:
         loop's epoll wait; when the kernel hands the signal to one of the server's database
         threads instead, nothing wakes that loop and the server would idle until SIGKILL. A
         connection is an event that wakes it (seen as an intermittent 10 s stall at crawl end)."""
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        except PermissionError:  # not ours after all (`_ours` checked, but a pid can change hands)
+            log.warning("not allowed to stop pid %d; leaving it alone", pid)
+            return
         deadline = time.monotonic() + 10
         while _alive(pid) and time.monotonic() < deadline:
             if port:
                 _listening(port)
             time.sleep(0.05)
         if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError) as exc:
+                log.warning("could not kill pid %d: %s", pid, exc)

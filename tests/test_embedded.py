@@ -170,3 +170,50 @@ def test_a_data_dir_that_cannot_hold_the_database_is_a_clear_error(tmp_path):
     with EmbeddedServer(tmp_path).starting() as started, pytest.raises(EmbeddedServerError) as raised:
         started.result(timeout=30)
     assert str(raised.value).startswith(f"cannot run the embedded database in {tmp_path / 'db'}: ")
+
+
+def _bystander(*args: str) -> subprocess.Popen:
+    """A process that is not our server: what a pid in a stale server.json may name after a reboot."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *args])
+
+
+@pytest.mark.parametrize("args", [(), ("nx-27017", "--data-dir", "/elsewhere/db/data")])
+def test_a_stale_server_json_naming_another_process_leaves_that_process_alone(tmp_path, args):
+    victim = _bystander(*args)
+    try:
+        (tmp_path / "db").mkdir()
+        (tmp_path / "db" / "server.json").write_text(json.dumps({"pid": victim.pid, "port": 1}))
+        server = EmbeddedServer(tmp_path)
+        uri = server.acquire()  # a new server; the bystander is neither "wedged" nor stopped
+        started = json.loads((tmp_path / "db" / "server.json").read_text())
+        assert started["pid"] != victim.pid
+        with pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000) as client:
+            client.admin.command("ping")
+        os.kill(started["pid"], signal.SIGKILL)  # newsmon's server dies; the pid goes to the bystander
+        while _alive(started["pid"]):
+            time.sleep(0.05)
+        (tmp_path / "db" / "server.json").write_text(json.dumps({"pid": victim.pid, "port": started["port"]}))
+        server.release()  # the last holder leaves: it must not stop the bystander either
+        time.sleep(0.3)
+        assert victim.poll() is None
+        assert not (tmp_path / "db" / "server.json").exists()
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_a_server_json_naming_a_process_of_another_user_is_stale_not_fatal(tmp_path):
+    if os.getuid() == 0:
+        pytest.skip("root may signal every process")
+    others = [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and p.stat().st_uid != os.getuid() and _alive(int(p.name))
+    ]
+    if not others:
+        pytest.skip("no process of another user to name")
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "server.json").write_text(json.dumps({"pid": others[0], "port": 1}))
+    server = EmbeddedServer(tmp_path)
+    server.acquire()
+    server.release()
