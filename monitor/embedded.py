@@ -14,6 +14,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -177,15 +178,16 @@ class EmbeddedServer:
 
     def running_port(self) -> int | None:
         state = self._state()
-        if state and self._ours(state["pid"]) and _listening(state["port"]):
+        if state and not state.get("starting") and self._ours(state["pid"]) and _listening(state["port"]):
             return int(state["port"])
         return None
 
-    def acquire(self) -> str:
-        """Start the server or join the running one; return its MongoDB URI."""
+    def acquire(self, *, cancel: threading.Event | None = None) -> str:
+        """Start the server or join the running one; return its MongoDB URI. A start waiting for
+        its server gives up (and stops it) once `cancel` is set."""
         try:
             with _held_lock, self._locked():
-                port = self.running_port() or self._start()
+                port = self.running_port() or self._start(cancel)
                 self.leases.mkdir(exist_ok=True)
                 self.lease.write_text(str(port))
                 _held[self.dir] = _held.get(self.dir, 0) + 1
@@ -200,19 +202,26 @@ class EmbeddedServer:
         store, which joins the running server at once. Released on exit."""
         started: Future[str] = Future()
 
+        cancel = threading.Event()
+
         def acquire() -> None:
+            if not started.set_running_or_notify_cancel():
+                return  # the caller left (Ctrl-C) before this thread ran
             try:
-                started.set_result(self.acquire())
+                started.set_result(self.acquire(cancel=cancel))
             except BaseException as exc:  # handed to the caller, who waits on `started`
                 started.set_exception(exc)
 
         thread = threading.Thread(target=acquire, name="newsmon-embedded-start", daemon=True)
-        thread.start()
         try:
+            thread.start()  # in the try: a Ctrl-C can land while start() waits for the thread
             yield started
         finally:
-            thread.join()
-            if started.exception() is None:
+            # A caller leaving early (Ctrl-C, SIGTERM as SystemExit) must not leave the server
+            # behind: the start stops the server it spawned, or this releases it once it is up.
+            # (A daemon thread left running is frozen at exit, mid-start, with nothing to stop it.)
+            cancel.set()
+            if not started.cancel() and started.exception() is None:
                 self.release()
 
     def revive(self) -> int | None:
@@ -252,15 +261,53 @@ class EmbeddedServer:
                 f.unlink(missing_ok=True)  # a process that died without releasing
         return live
 
-    def _start(self) -> int:
-        state = self._state()
-        if state and self._ours(state["pid"]):  # alive but not answering: a wedged server
-            log.warning("embedded database pid %s does not answer; restarting it", state["pid"])
-            self._stop(state["pid"], state.get("port"))
+    def _record(self, pid: int, port: int, *, starting: bool = False) -> None:
+        """server.json. Written as "starting" right after the spawn, before waiting for the server
+        to answer: a start interrupted there (Ctrl-C, SIGTERM, kill -9 of newsmon) leaves a server
+        the next command knows about, instead of one nothing tracks beside a second on the same files."""
+        state: dict = {"pid": pid, "port": port}
+        if starting:
+            state.update(starting=True, since=time.time())
+        partial = self.state_file.with_suffix(".json.new")
+        partial.write_text(json.dumps(state))
+        partial.replace(self.state_file)
+
+    def _adopt_or_stop(self, state: dict | None, cancel: threading.Event | None) -> int | None:
+        """Deal with the servers of this data dir that do not answer (or were never recorded as
+        answering), so that at most one ever serves its files: one whose start was interrupted is
+        waited for and kept (its port is returned); a wedged one, or one that nothing recorded
+        (its pid is only in its own pid file), is stopped."""
+        if state and self._ours(state["pid"]):
+            pid, port = state["pid"], state["port"]
+            if state.get("starting"):
+                deadline = state.get("since", 0) + START_TIMEOUT_S
+                while self._ours(pid) and not _listening(port) and time.time() < deadline:
+                    if cancel is not None and cancel.is_set():
+                        raise EmbeddedServerError("the start of the embedded database was cancelled")
+                    time.sleep(0.05)
+                if self._ours(pid) and _listening(port):
+                    log.info("embedded database pid %s, whose start was interrupted, is up: using it", pid)
+                    self._record(pid, port)
+                    return port
+            log.warning("embedded database pid %s does not answer; restarting it", pid)
+            self._stop(pid, port)
         elif state and _alive(state["pid"]):
-            log.info(
-                "%s names pid %s, which is not its server any more: stale", self.state_file, state["pid"]
-            )
+            log.info("%s names pid %s, which is not its server: stale", self.state_file, state["pid"])
+        try:
+            untracked = int((self.dir / "nx-27017.pid").read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            untracked = 0
+        if untracked and (not state or untracked != state["pid"]) and self._ours(untracked):
+            log.warning("stopping embedded database pid %d, which ran on %s unrecorded", untracked, self.dir)
+            port_arg = re.search(r" --port (\d+)", _cmdline(untracked) or "")
+            self._stop(untracked, int(port_arg[1]) if port_arg else None)
+        return None
+
+    def _start(self, cancel: threading.Event | None = None) -> int:
+        state = self._state()
+        adopted = self._adopt_or_stop(state, cancel)
+        if adopted is not None:
+            return adopted
         pid_file = self.dir / "nx-27017.pid"
         pid_file.unlink(missing_ok=True)  # stale after a kill -9; the server refuses to start otherwise
         log_file = self.dir / "nx-27017.log"
@@ -286,6 +333,23 @@ class EmbeddedServer:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
             )
+        try:
+            self._record(proc.pid, port, starting=True)
+            self._await_listening(proc, port, log_file, cancel)
+        except BaseException:  # Ctrl-C, SystemExit from a SIGTERM handler, a failed start: no orphan
+            self._stop(proc.pid, port)
+            with contextlib.suppress(FileNotFoundError):
+                if json.loads(self.state_file.read_text()).get("pid") == proc.pid:
+                    self.state_file.unlink()
+            raise
+        self._record(proc.pid, port)
+        log.info("started embedded database on 127.0.0.1:%d (pid %d, data in %s)", port, proc.pid, self.dir)
+        return port
+
+    @staticmethod
+    def _await_listening(
+        proc: subprocess.Popen, port: int, log_file: Path, cancel: threading.Event | None
+    ) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _listening(port):
             if proc.poll() is not None:
@@ -293,12 +357,10 @@ class EmbeddedServer:
                     f"the embedded database exited with code {proc.returncode}; see {log_file}"
                 )
             if time.monotonic() > deadline:
-                proc.terminate()
                 raise EmbeddedServerError(f"the embedded database did not start in {START_TIMEOUT_S}s")
+            if cancel is not None and cancel.is_set():
+                raise EmbeddedServerError("the start of the embedded database was cancelled")
             time.sleep(0.01)
-        self.state_file.write_text(json.dumps({"pid": proc.pid, "port": port}))
-        log.info("started embedded database on 127.0.0.1:%d (pid %d, data in %s)", port, proc.pid, self.dir)
-        return port
 
     @staticmethod
     def _stop(pid: int, port: int | None = None) -> None:
