@@ -37,6 +37,10 @@ class EmbeddedServerError(RuntimeError):
     pass
 
 
+class _PortTaken(EmbeddedServerError):
+    """The server could not listen: something else holds its port."""
+
+
 def _alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -89,6 +93,38 @@ def _listening(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _owns_listener(pid: int, port: int) -> bool | None:
+    """Whether `pid` holds a socket listening on TCP `port` (Linux: /proc/net/tcp gives the
+    listener's inode, /proc/PID/fd the process's sockets); None where /proc cannot tell. A connect
+    alone cannot tell our server from anything else that took the port between `_free_port` and
+    the server's bind: that server then exits, and server.json named a dead server."""
+    listeners = set()
+    try:
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            if not Path(table).exists():
+                continue
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    listeners.add(f"socket:[{fields[9]}]")
+        if not listeners:
+            return None if not Path("/proc/net/tcp").exists() else False
+        fds = Path(f"/proc/{pid}/fd")
+        for fd in fds.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # closed while we look
+                if os.readlink(fd) in listeners:
+                    return True
+    except (OSError, IndexError, ValueError) as exc:
+        log.debug("cannot tell who listens on port %d: %s", port, exc)
+        return None
+    return False
+
+
+def _serves(pid: int, port: int) -> bool:
+    """`port` answers, and (where the system can tell) `pid` is the one listening on it."""
+    return _listening(port) and _owns_listener(pid, port) is not False
 
 
 def _can_listen(port: int) -> bool:
@@ -281,11 +317,11 @@ class EmbeddedServer:
             pid, port = state["pid"], state["port"]
             if state.get("starting"):
                 deadline = state.get("since", 0) + START_TIMEOUT_S
-                while self._ours(pid) and not _listening(port) and time.time() < deadline:
+                while self._ours(pid) and not _serves(pid, port) and time.time() < deadline:
                     if cancel is not None and cancel.is_set():
                         raise EmbeddedServerError("the start of the embedded database was cancelled")
                     time.sleep(0.05)
-                if self._ours(pid) and _listening(port):
+                if self._ours(pid) and _serves(pid, port):
                     log.info("embedded database pid %s, whose start was interrupted, is up: using it", pid)
                     self._record(pid, port)
                     return port
@@ -308,13 +344,20 @@ class EmbeddedServer:
         adopted = self._adopt_or_stop(state, cancel)
         if adopted is not None:
             return adopted
+        # the previous server's port if free: a long-lived client (`newsmon run`) reconnects to it
+        port = _free_port(state.get("port") if state else None)
+        try:
+            return self._spawn(port, cancel)
+        except _PortTaken:  # something took the port after `_free_port` saw it free: any other one
+            log.warning("port %d was taken as the embedded database started; using another", port)
+            return self._spawn(_free_port(), cancel)
+
+    def _spawn(self, port: int, cancel: threading.Event | None) -> int:
         pid_file = self.dir / "nx-27017.pid"
         pid_file.unlink(missing_ok=True)  # stale after a kill -9; the server refuses to start otherwise
         log_file = self.dir / "nx-27017.log"
         if log_file.exists() and log_file.stat().st_size > MAX_LOG_BYTES:
             log_file.replace(log_file.with_suffix(".log.1"))
-        # the previous server's port if free: a long-lived client (`newsmon run`) reconnects to it
-        port = _free_port(state.get("port") if state else None)
         cmd = [
             *_server_command(),
             "--data-dir",
@@ -337,7 +380,8 @@ class EmbeddedServer:
             self._record(proc.pid, port, starting=True)
             self._await_listening(proc, port, log_file, cancel)
         except BaseException:  # Ctrl-C, SystemExit from a SIGTERM handler, a failed start: no orphan
-            self._stop(proc.pid, port)
+            if proc.poll() is None:  # not reaped yet, so the pid is still the server's to signal
+                self._stop(proc.pid, port)
             with contextlib.suppress(FileNotFoundError):
                 if json.loads(self.state_file.read_text()).get("pid") == proc.pid:
                     self.state_file.unlink()
@@ -351,8 +395,10 @@ class EmbeddedServer:
         proc: subprocess.Popen, port: int, log_file: Path, cancel: threading.Event | None
     ) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not _listening(port):
+        while not _serves(proc.pid, port):
             if proc.poll() is not None:
+                if _listening(port):
+                    raise _PortTaken(port)
                 raise EmbeddedServerError(
                     f"the embedded database exited with code {proc.returncode}; see {log_file}"
                 )

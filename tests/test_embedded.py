@@ -327,3 +327,32 @@ def test_an_unrecorded_server_of_the_data_dir_is_stopped_before_another_starts(t
         assert orphan not in _servers_of(tmp_path)
     finally:
         second.release()
+
+
+@linux_only
+def test_a_port_taken_as_the_server_starts_is_not_taken_for_the_server(tmp_path, monkeypatch):
+    """Something binds the free port `_free_port` found before the spawned server does: the server
+    exits, and the listener that answers is not it. server.json must not name a dead server with
+    the squatter's port; the start goes on with another port."""
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        real, calls = monitor.embedded._free_port, []
+
+        def free_port(preferred: int | None = None) -> int:
+            calls.append(preferred)
+            return taken if len(calls) == 1 else real(preferred)
+
+        monkeypatch.setattr(monitor.embedded, "_free_port", free_port)
+        server = EmbeddedServer(tmp_path)
+        uri = server.acquire()
+        try:
+            state = json.loads((tmp_path / "db" / "server.json").read_text())
+            assert state["port"] != taken
+            time.sleep(0.5)
+            assert _alive(state["pid"])
+            with pymongo.MongoClient(uri, serverSelectionTimeoutMS=3000) as client:
+                client.admin.command("ping")
+        finally:
+            server.release()
