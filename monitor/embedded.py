@@ -5,6 +5,9 @@ One server per data_dir, shared by every newsmon process that uses that data_dir
 leave stops the server. A file lock orders starts and stops; the pid file and log are the
 data_dir's own, so a stale pid file left by a killed server never blocks a restart, and a
 restart takes the killed server's port when it can, so clients already connected find it again.
+server.json is written as soon as the server is spawned and names a pid that is signalled only
+while it is verifiably this data dir's nx-27017: pids get reused after the very crashes that
+leave the file behind.
 """
 
 from __future__ import annotations
