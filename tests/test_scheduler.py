@@ -221,3 +221,37 @@ def test_a_digest_job_with_the_database_down_logs_one_line(tmp_path, caplog):
     assert record.levelname == "ERROR"
     assert record.getMessage().startswith("digest (all due) not sent: database error: the database cannot")
     assert record.getMessage().endswith("Connection refused; it stays due")
+
+
+def test_a_hanging_mail_server_does_not_hold_up_the_crawls(tmp_path, site, smtp, mongo_uri):
+    """The digest after each crawl waited for the mail server inside the crawl job, which runs
+    one at a time: a server taking its time over DATA stopped the crawls with it."""
+    box, port = smtp
+    box.delay = 25  # under the 30 s SMTP timeout: the digest sits waiting for the reply
+    text = config_text(mongo_uri, tmp_path / "var", [("world", site.url("/feeds/world.xml"))], port)
+    due = (datetime.now(UTC) - timedelta(minutes=2)).strftime("%H:%M")
+    text = text.replace("every: 30m", "every: 2s").replace('at: "07:00"', f'at: "{due}"')
+    text = text.replace("timezone: Europe/Kyiv", "timezone: UTC")
+    config = write_config(tmp_path / "monitor.yaml", text)
+    proc, log = start_run(config, tmp_path / "run.log")
+    try:
+        assert wait_for(lambda: len(site.hits("/feeds/world.xml")) >= 1, 60), "no first crawl"
+        first = time.monotonic()
+        # while the first digest still waits for the server, crawls go on every 2 s
+        assert wait_for(lambda: len(site.hits("/feeds/world.xml")) >= 4, 20), "the crawls stopped"
+        assert time.monotonic() - first < box.delay and not box.messages
+    finally:
+        stop_run(proc, log)
+
+
+def test_an_edited_crawl_interval_applies_without_a_restart(tmp_path, site, mongo_uri):
+    text = config_text(mongo_uri, tmp_path / "var", [("world", site.url("/feeds/world.xml"))], None)
+    config = write_config(tmp_path / "monitor.yaml", text.replace("every: 30m", "every: 1h"))
+    proc, log = start_run(config, tmp_path / "run.log")
+    try:
+        assert wait_for(lambda: len(site.hits("/feeds/world.xml")) == 1, 60), "no start-up crawl"
+        write_config(config, text.replace("every: 30m", "every: 2s"))
+        assert wait_for(lambda: len(site.hits("/feeds/world.xml")) >= 3, 40), "still crawling hourly"
+    finally:
+        stop_run(proc, log)
+    assert "schedule of crawl changed" in (tmp_path / "run.log").read_text()
