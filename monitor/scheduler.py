@@ -28,7 +28,7 @@ from monitor.cli import EXIT_CONFIG, EXIT_INTERRUPTED
 from monitor.config import Config, ConfigError, Recipient, format_duration, load_config
 from monitor.crawl.launcher import CrawlLauncher
 from monitor.delivery import send_due_digests
-from monitor.embedded import EmbeddedServer, EmbeddedServerError
+from monitor.embedded import EmbeddedServerError
 from monitor.store import Store, StoreError, describe_error
 
 log = logging.getLogger("newsmon.scheduler")
@@ -200,17 +200,27 @@ class _ConfigWatch:
         return config
 
 
-def _revive(server: EmbeddedServer) -> None:
+def _job_store(store: Store) -> MongoDBJobStore:
+    return MongoDBJobStore(database=store.db.name, collection=JOBS_COLLECTION, client=store.client)
+
+
+def _revive(scheduler: BackgroundScheduler, store: Store) -> None:
     """Restart the embedded database if it died. Without this, the scheduler's own client (its
     job store) pointed at a dead server for good: no job was due any more, so no crawl or digest
-    ran to start a new one, and the log said only "Error getting due jobs" every few seconds."""
+    ran to start a new one, and the log said only "Error getting due jobs" every few seconds.
+    If its port was taken meanwhile, the job store moves to the client of the new port."""
+    client = store.client
     try:
-        port = server.revive()
+        restarted = store.revive()
     except EmbeddedServerError as exc:
         log.error("the embedded database stopped and could not be restarted: %s", exc)
         return
-    if port is not None:
-        log.warning("the embedded database had stopped; restarted it on 127.0.0.1:%d", port)
+    if not restarted:
+        return
+    log.warning("the embedded database had stopped; restarted it on 127.0.0.1:%d", store.server_port)
+    if store.client is not client:
+        scheduler.remove_jobstore("default", shutdown=False)
+        scheduler.add_jobstore(_job_store(store), "default")
 
 
 def run_scheduler(config: Config) -> int:
@@ -218,11 +228,7 @@ def run_scheduler(config: Config) -> int:
     stopping = threading.Event()
     with Store.open(config.storage) as store:
         scheduler = BackgroundScheduler(
-            jobstores={
-                "default": MongoDBJobStore(
-                    database=store.db.name, collection=JOBS_COLLECTION, client=store.client
-                )
-            },
+            jobstores={"default": _job_store(store)},
             executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
@@ -240,13 +246,11 @@ def run_scheduler(config: Config) -> int:
         for line in describe_schedule(config, datetime.now(UTC)):
             log.info("%s", line)
         scheduler.resume()
-        embedded = EmbeddedServer(config.storage.data_dir) if config.storage.embedded else None
         global _scheduler
         _scheduler = scheduler
         edits = _ConfigWatch(config)
         while not stopping.wait(REVIVE_CHECK_S):
-            if embedded is not None:
-                _revive(embedded)
+            _revive(scheduler, store)
             edited = edits.changed()
             if edited is not None:
                 _sync_jobs(scheduler, edited, startup=False)

@@ -255,3 +255,43 @@ def test_an_edited_crawl_interval_applies_without_a_restart(tmp_path, site, mong
     finally:
         stop_run(proc, log)
     assert "schedule of crawl changed" in (tmp_path / "run.log").read_text()
+
+
+def test_a_database_restarted_on_another_port_keeps_the_scheduler_going(tmp_path, site):
+    """Something took the dead server's port before the restart: the database comes back on
+    another port, and the scheduler's job store must follow it (it kept asking the old port,
+    and no crawl or digest ran again)."""
+    import socket
+
+    text = config_text("embedded", tmp_path / "var", [("world", site.url("/feeds/world.xml"))], None)
+    config = write_config(tmp_path / "monitor.yaml", text.replace("every: 30m", "every: 20s"))
+    state = tmp_path / "var" / "db" / "server.json"
+    run_log = tmp_path / "run.log"
+
+    def crawls_finished() -> int:
+        return run_log.read_text().count("crawl finished")
+
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # its connections linger
+    proc, log = start_run(config, run_log)
+    try:
+        assert wait_for(lambda: crawls_finished() == 1, 60), run_log.read_text()
+        killed = json.loads(state.read_text())
+        os.kill(killed["pid"], signal.SIGKILL)
+        assert wait_for(lambda: _bind(squatter, killed["port"]), 10), "the port was not freed"
+        squatter.listen()
+        assert wait_for(lambda: "the embedded database had stopped" in run_log.read_text(), 30)
+        assert json.loads(state.read_text())["port"] != killed["port"]
+        assert wait_for(lambda: crawls_finished() == 2, 60), run_log.read_text()
+    finally:
+        squatter.close()
+        assert stop_run(proc, log) == 0
+    assert "Error getting due jobs" not in run_log.read_text()
+
+
+def _bind(sock, port: int) -> bool:
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    return True
