@@ -13,7 +13,12 @@ from pathlib import Path
 
 from monitor.config import ENV_SMTP_PASSWORD, MailConfig, SmtpTarget
 
-SMTP_TIMEOUT_S = 30
+SMTP_TIMEOUT_S = 30  # connecting, the greeting, STARTTLS, logging in
+# From MAIL FROM to the server's reply after the message. RFC 5321 (4.5.3.2) gives a server up to
+# 10 minutes for that last reply (content scanning): giving up sooner has it deliver a message
+# that newsmon counts as not sent, and sends again. A slow server holds up only mail: `run` sends
+# digests in jobs of their own.
+TRANSACTION_TIMEOUT_S = 600
 
 
 class MailError(RuntimeError):
@@ -90,7 +95,11 @@ def send(msg: EmailMessage, mail: MailConfig, outbox: Path, *, to: str) -> str:
     target = mail.smtp
     try:
         with _session(target) as client:
+            if client.sock is not None:
+                client.sock.settimeout(TRANSACTION_TIMEOUT_S)
             refused = client.send_message(msg, from_addr=mail.sender_address, to_addrs=[to])
+            if client.sock is not None:
+                client.sock.settimeout(SMTP_TIMEOUT_S)  # QUIT: the message is accepted already
     except (OSError, smtplib.SMTPException) as exc:  # only the error: never the password
         raise MailError(f"SMTP {target.host}:{target.port}: {exc}") from None
     if refused:

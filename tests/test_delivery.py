@@ -121,6 +121,20 @@ def test_a_quit_reply_other_than_221_after_acceptance_counts_as_sent(tmp_path, m
     assert len(box.messages) == 1
 
 
+def test_a_server_slow_to_accept_the_message_is_waited_for(tmp_path, mongo_uri, store, smtp, monkeypatch):
+    """A server may take minutes over the reply to the message (content scanning): giving up at
+    the connection's timeout counted a delivered message as failed, and it was mailed again."""
+    from monitor import mail
+
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    seed(store)
+    monkeypatch.setattr(mail, "SMTP_TIMEOUT_S", 1)  # the connection's own limit, made short
+    box.delay = 2
+    assert send(config, store).status == "sent"
+    assert send(config, store).status == "nothing-new" and len(box.messages) == 1
+
+
 def test_the_envelope_is_the_parsed_sender_and_exactly_the_recipient(tmp_path, mongo_uri, store, smtp):
     box, port = smtp
     config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
