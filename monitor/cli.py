@@ -120,6 +120,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         )
     for name, error in summary.failures:
         print(f"  failed: {name}: {printable(error)}")
+    if summary.database_lost:
+        print(
+            f"  stopped: the database could not be reached ({summary.database_lost});"
+            " the next crawl fetches again what this one did not store"
+        )
+        return EXIT_FAILED
     if summary.interrupted:
         print("  interrupted: what was not stored is fetched again by the next crawl")
         return EXIT_INTERRUPTED

@@ -132,4 +132,5 @@ class CrawlSummary:
     articles_retry_later: int = 0  # pages that failed for now; the next crawl asks again
     articles_not_stored: int = 0  # analysed, but the database refused them; the next crawl redoes them
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM before it finished
+    database_lost: str = ""  # why the crawl stopped early: the database could not be reached
     failures: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (feed, error)

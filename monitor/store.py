@@ -27,7 +27,13 @@ from urllib.parse import urlsplit
 
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    DuplicateKeyError,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from monitor.config import StorageConfig
 from monitor.embedded import EmbeddedServer
@@ -38,6 +44,11 @@ log = logging.getLogger(__name__)
 DUPLICATE_KEY = 11000
 StoreError = PyMongoError  # what callers catch when the database is unreachable or refuses a write
 _PYMONGO_DETAIL = re.compile(r"( \(configured timeouts: [^)]*\))|(, Timeout: .*)|(, full error: .*)", re.S)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The database cannot be reached at all (not a refused write): what a crawl stops for."""
+    return isinstance(exc, ServerSelectionTimeoutError | AutoReconnect)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -20,8 +20,9 @@ from typing import Any
 import scrapy
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.python.failure import Failure
 
 from monitor import worker
@@ -34,7 +35,7 @@ from monitor.crawl.settings import config_overrides
 from monitor.crawl.workers import Workers
 from monitor.feeds import FAILING_FOR, FeedError
 from monitor.models import FeedEntry, FetchedPage
-from monitor.store import MAX_ATTEMPTS, Store, StoreError, describe_error
+from monitor.store import MAX_ATTEMPTS, Store, StoreError, describe_error, unreachable
 from monitor.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class FeedsSpider(scrapy.Spider):
         # pymongo blocks: every database call of the crawl runs on this one thread, in order,
         # while the reactor goes on downloading
         self.store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmon-store")
+        self.database_lost: Exception | None = None  # set when the database cannot be reached
 
     @classmethod
     def update_settings(cls, settings) -> None:
@@ -142,8 +144,30 @@ class FeedsSpider(scrapy.Spider):
         self._own_store.close()
 
     def on_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
-        """Run a Store method on the database thread."""
-        return on_executor(self.store_thread, fn, *args, **kwargs)
+        """Run a Store method on the database thread. Once the database cannot be reached, every
+        call fails at once with that error (each would wait 5 s for the server in vain) and the
+        crawl stops: what it did not store, the next crawl fetches again."""
+        if self.database_lost is not None:
+            return fail(self.database_lost)
+
+        def guarded() -> T:  # calls queued before the loss was seen fail at once too
+            if self.database_lost is not None:
+                raise self.database_lost
+            return fn(*args, **kwargs)
+
+        return on_executor(self.store_thread, guarded).addErrback(self._watch_database)
+
+    def _watch_database(self, failure: Failure) -> Failure:
+        exc = failure.value
+        if self.database_lost is None and isinstance(exc, Exception) and unreachable(exc):
+            self.database_lost = exc
+            log.error(
+                "the database cannot be reached (%s): stopping the crawl; the next crawl fetches"
+                " again what this one did not store",
+                describe_error(exc),
+            )
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="database_unreachable"))
+        return failure
 
     def _count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"newsmon/{key}", n)
@@ -191,10 +215,15 @@ class FeedsSpider(scrapy.Spider):
             log.error("feed %s has been failing since %s UTC: %s", name, f"{since:%Y-%m-%d %H:%M}", error)
         else:
             log.warning("feed %s failed: %s", name, error)
-        try:
-            self.store.record_feed_failure(name, url, error, when, forget_validators=forget_validators)
-        except StoreError as exc:
-            log.error("could not record the failure of feed %s: %s", name, exc)
+        recorded = self.on_store(
+            self.store.record_feed_failure, name, url, error, when, forget_validators=forget_validators
+        )
+        recorded.addErrback(self._failure_not_recorded, f"feed {name}")
+
+    def _failure_not_recorded(self, failure: Failure, what: str) -> None:
+        failure.trap(StoreError)
+        if failure.value is not self.database_lost:  # that one is reported once, as the crawl stops
+            log.error("could not record the failure of %s: %s", what, describe_error(failure.value))
 
     def feed_failed(self, failure: Failure) -> None:
         request = failure.request
@@ -367,7 +396,8 @@ class FeedsSpider(scrapy.Spider):
                 for e in waiting:
                     await self.on_store(self.store.mark_entry, e.feed, e.key, done=False, error=error)
             except StoreError as exc:  # left as it was: the next crawl follows it all the same
-                log.error("could not record the failure of %s: %s", request.url, exc)
+                if exc is not self.database_lost:
+                    log.error("could not record the failure of %s: %s", request.url, describe_error(exc))
             return
         log.warning("article %s not fetched (%s); keeping the feed's text", request.url, error)
         yield self._item(request, FetchedPage(request.url, error=error))

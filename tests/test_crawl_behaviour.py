@@ -272,6 +272,42 @@ def test_network_failures_are_reported_in_words_a_user_can_act_on(tmp_path, site
     assert "\x1b" not in done.stdout and "\x1b" not in newsmon(config, "feeds").stdout
 
 
+def test_a_database_gone_while_articles_download_stops_the_crawl_in_one_line(tmp_path, site):
+    """Every store call waited 5 s for the dead server and the crawl went on for every feed and
+    article, then printed a summary of success and exited 0."""
+    data = tmp_path / "var"
+    killed = []
+
+    def kill_database_then_serve(path):
+        def reply(server, handler) -> Reply:
+            if not killed:  # the first article page: the feeds are stored, their articles are not
+                killed.append(json.loads((data / "db" / "server.json").read_text())["pid"])
+                os.kill(killed[0], signal.SIGKILL)
+            return server._file(path)
+
+        return reply
+
+    for page in ("geneva-ceasefire-talks", "kursk-front-line", "grain-exports-budget"):
+        site.routes[f"/news/{page}.html"] = kill_database_then_serve(f"/news/{page}.html")
+    feeds = [
+        (n, site.url(f"/feeds/{f}"))
+        for n, f in (("world", "world.xml"), ("sport", "sport.atom"), ("ua", "ua.rdf"))
+    ]
+    config = write_config(tmp_path / "monitor.yaml", config_text("embedded", data, feeds, None))
+    first = newsmon(config, "crawl")
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "stopped: the database could not be reached" in first.stdout, first.stdout
+    assert first.stderr.count("the database cannot be reached") == 1, first.stderr  # said once
+    assert "could not record" not in first.stderr and "Traceback" not in first.stderr
+    second = newsmon(config, "crawl")  # restarts the embedded server; nothing was lost
+    assert second.returncode == 0 and "new articles: 0" not in second.stdout, second.stdout
+    whole = write_config(tmp_path / "whole.yaml", config_text("embedded", tmp_path / "whole", feeds, None))
+    assert newsmon(whole, "crawl").returncode == 0  # the same feeds, crawled without a loss
+    assert len(newsmon(config, "export").stdout.splitlines()) == len(
+        newsmon(whole, "export").stdout.splitlines()
+    )
+
+
 def test_database_gone_mid_crawl_loses_nothing(tmp_path, site):
     data = tmp_path / "var"
 

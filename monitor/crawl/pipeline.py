@@ -88,6 +88,9 @@ class IngestPipeline:
                     keys = [(e.feed, e.key) for e in late]
                     await spider.on_store(spider.store.attach_entries, item.article.url, keys)
         except StoreError as exc:
+            if exc is spider.database_lost:  # reported once, as the crawl stops
+                stats.inc_value("newsmon/store_errors", len(batch))
+                return
             log.error(
                 "database error while storing %d articles: %s (the next crawl redoes them)",
                 len(batch),

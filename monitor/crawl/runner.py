@@ -14,7 +14,7 @@ from monitor import gcpolicy
 from monitor.config import Config
 from monitor.crawl.settings import crawl_settings
 from monitor.models import CrawlSummary
-from monitor.store import Store
+from monitor.store import Store, describe_error
 from spiders.feeds import FeedsSpider
 
 
@@ -66,5 +66,6 @@ def run_crawl(
         articles_retry_later=n("articles_retry_later"),
         articles_not_stored=n("store_errors"),
         interrupted=stats.get("finish_reason") == "shutdown",
+        database_lost=describe_error(spider.database_lost) if spider and spider.database_lost else "",
         failures=tuple(sorted(spider.failures.items())) if spider else (),
     )
