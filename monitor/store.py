@@ -180,12 +180,15 @@ class Store:
     def revive(self) -> bool:
         """Restart the embedded server if it died while this process holds it (a one-off command
         owns its lease: nothing else would restart it); reconnect if it came back on another port.
-        True if it was restarted; False for an external database or a server that is running."""
+        True if it was restarted, here or by another of its holders (a digest's own store) on a
+        port this client does not use; False for an external database or a server running here."""
         if self.server is None:
             return False
         port = self.server.revive()
-        if port is None:
-            return False
+        if port is None:  # running: but maybe restarted by another of its holders, on another port
+            port = self.server.running_port()
+            if port is None or port == self.server_port:
+                return False
         if port != self.server_port:  # its old port was taken: this client still points there
             old = self.client
             self.client = MongoClient(
