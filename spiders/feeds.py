@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
@@ -399,5 +400,7 @@ class FeedsSpider(scrapy.Spider):
                 if exc is not self.database_lost:
                     log.error("could not record the failure of %s: %s", request.url, describe_error(exc))
             return
-        log.warning("article %s not fetched (%s); keeping the feed's text", request.url, error)
+        # robots.txt saying no is the politeness asked for, not a failure: no warning for it
+        level = logging.INFO if failure.check(IgnoreRequest) else logging.WARNING
+        log.log(level, "article %s not fetched (%s); keeping the feed's text", request.url, error)
         yield self._item(request, FetchedPage(request.url, error=error))

@@ -58,6 +58,7 @@ def test_robots_disallowed_pages_are_never_requested(tmp_path, site, mongo_uri):
     done = newsmon(config, "crawl")
     assert done.returncode == 0, done.stderr
     assert site.hits("/private/truce.html") == []
+    assert "WARNING" not in done.stderr, done.stderr  # the politeness asked for is no failure
     client, database = db(mongo_uri)
     with client:
         doc = database.articles.find_one({})
