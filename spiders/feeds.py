@@ -401,6 +401,7 @@ class FeedsSpider(scrapy.Spider):
                     log.error("could not record the failure of %s: %s", request.url, describe_error(exc))
             return
         # robots.txt saying no is the politeness asked for, not a failure: no warning for it
-        level = logging.INFO if failure.check(IgnoreRequest) else logging.WARNING
+        robots = failure.check(IgnoreRequest) and not failure.check(HttpError)  # HttpError is one too
+        level = logging.INFO if robots else logging.WARNING
         log.log(level, "article %s not fetched (%s); keeping the feed's text", request.url, error)
         yield self._item(request, FetchedPage(request.url, error=error))
