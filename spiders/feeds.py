@@ -401,7 +401,7 @@ class FeedsSpider(scrapy.Spider):
                     log.error("could not record the failure of %s: %s", request.url, describe_error(exc))
             return
         # robots.txt saying no is the politeness asked for, not a failure: no warning for it
-        robots = failure.check(IgnoreRequest) and not failure.check(HttpError)  # HttpError is one too
+        robots = failure.check(IgnoreRequest) and "robots.txt" in str(failure.value)  # not a redirect loop
         level = logging.INFO if robots else logging.WARNING
         log.log(level, "article %s not fetched (%s); keeping the feed's text", request.url, error)
         yield self._item(request, FetchedPage(request.url, error=error))
