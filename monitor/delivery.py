@@ -19,7 +19,7 @@ from monitor.digest import LOOKBACK, MAX_BACKLOG, build_digest, build_message, d
 from monitor.embedded import EmbeddedServerError
 from monitor.feeds import FAILING_FOR
 from monitor.mail import MailError, send, write_outbox
-from monitor.store import DigestClaim, Store, StoreError
+from monitor.store import DigestClaim, Store, StoreError, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -211,12 +211,7 @@ def _release(store: Store, email: str, owner: str, window: datetime | None) -> N
     try:
         store.release_digest(email, owner, window)
     except StoreError as exc:
-        log.warning("%s: could not give back the sending claim: %s", email, _short(exc))
-
-
-def _short(exc: BaseException) -> str:
-    """A database error in one line (pymongo appends timeouts and a whole topology description)."""
-    return re.split(r",? (?:Timeout: |\(configured timeouts)", str(exc), maxsplit=1)[0]
+        log.warning("%s: could not give back the sending claim: %s", email, describe_error(exc))
 
 
 def _replay(store: Store, path: Path) -> str:
@@ -244,7 +239,7 @@ def _replay(store: Store, path: Path) -> str:
     except StoreError as exc:
         return (
             f"not sent: the digest accepted at {journal.written_at} (Message-ID {journal.message_id}) "
-            f"is not recorded yet: database error: {_short(exc)}"
+            f"is not recorded yet: database error: {describe_error(exc)}"
         )
     log.warning(
         "%s: recorded the digest the server accepted at %s (Message-ID %s, %d items) from %s",
@@ -335,7 +330,7 @@ def _compose_and_send(
             recipient.email,
             reply,
             msg["Message-ID"],
-            _short(exc),
+            describe_error(exc),
             journal_file,
             len(digest),
         )
