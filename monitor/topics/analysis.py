@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from itertools import compress
 from urllib.parse import urlsplit
 
 from monitor.topics import normalize
@@ -159,7 +160,8 @@ class Analysis:
         ``cease-fire``)."""
         if self._glued is None:
             folded = self.folded
-            self._glued = [(p, folded[p] + folded[p + 1]) for p, stem in enumerate(self.pairs) if stem]
+            pairs = self.pairs  # mostly "": `compress` finds the others without a Python loop
+            self._glued = [(p, folded[p] + folded[p + 1]) for p in compress(range(len(pairs)), pairs)]
         return self._glued
 
     def prefix3_keys(self) -> set[str]:
