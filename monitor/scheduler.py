@@ -204,23 +204,30 @@ def _job_store(store: Store) -> MongoDBJobStore:
     return MongoDBJobStore(database=store.db.name, collection=JOBS_COLLECTION, client=store.client)
 
 
-def _revive(scheduler: BackgroundScheduler, store: Store) -> None:
+def _revive(scheduler: BackgroundScheduler, store: Store, *, detached: bool = False) -> bool:
     """Restart the embedded database if it died. Without this, the scheduler's own client (its
     job store) pointed at a dead server for good: no job was due any more, so no crawl or digest
     ran to start a new one, and the log said only "Error getting due jobs" every few seconds.
-    If its port was taken meanwhile, the job store moves to the client of the new port."""
+    If its port was taken meanwhile, the job store moves to the client of the new port. Returns
+    whether the job store is still detached (`detached`: it was, after a failed move)."""
     client = store.client
     try:
         restarted = store.revive()
     except EmbeddedServerError as exc:
         log.error("the embedded database stopped and could not be restarted: %s", exc)
-        return
-    if not restarted:
-        return
-    log.warning("the embedded database had stopped; restarted it on 127.0.0.1:%d", store.server_port)
+        return detached
+    if restarted:
+        log.warning("the embedded database had stopped; restarted it on 127.0.0.1:%d", store.server_port)
     if store.client is not client:
         scheduler.remove_jobstore("default", shutdown=False)
-        scheduler.add_jobstore(_job_store(store), "default")
+        detached = True
+    if detached:
+        try:
+            scheduler.add_jobstore(_job_store(store), "default")
+        except StoreError as exc:  # not answering yet: the next check (in 5 s) tries again
+            log.error("the scheduler's jobs are not reachable yet: %s", describe_error(exc))
+            return True
+    return False
 
 
 def run_scheduler(config: Config) -> int:
@@ -249,17 +256,25 @@ def run_scheduler(config: Config) -> int:
         global _scheduler
         _scheduler = scheduler
         edits = _ConfigWatch(config)
+        detached = False  # the job store, between a failed move to a new port and the next check
         while not stopping.wait(REVIVE_CHECK_S):
-            _revive(scheduler, store)
-            edited = edits.changed()
+            detached = _revive(scheduler, store, detached=detached)
+            edited = edits.changed() if not detached else None
             if edited is not None:
-                _sync_jobs(scheduler, edited, startup=False)
+                try:
+                    _sync_jobs(scheduler, edited, startup=False)
+                except StoreError as exc:  # the jobs live in the database: try again at the next check
+                    log.error(
+                        "config edited, schedule not updated yet: database error: %s", describe_error(exc)
+                    )
+                    edits.seen = None
         _scheduler = None
         scheduler.pause()
         _launcher.stop()  # Scrapy finishes in-flight work and stops on SIGTERM
         # Detached first: after `shutdown` closes the job stores, APScheduler's loop looks for due
         # jobs once more, and a WARNING "Cannot use MongoClient after close" ended every stop.
-        scheduler.remove_jobstore("default", shutdown=False)
+        if not detached:
+            scheduler.remove_jobstore("default", shutdown=False)
         scheduler.shutdown(wait=True)
     log.info("stopped")
     return 0
