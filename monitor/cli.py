@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import signal
 import sys
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor import commands
-from monitor.config import Config, ConfigError, find_config, load_config, parse_email
+from monitor.config import Config, ConfigError, find_config, load_config, mask_password, parse_email
 from monitor.embedded import EmbeddedServer, EmbeddedServerError
 from monitor.terminal import printable
 
@@ -42,7 +41,7 @@ class DatabaseFailure(Exception):
 def _database_name(config: Config) -> str:
     if config.storage.embedded:
         return f"the embedded database in {config.storage.data_dir / 'db'}"
-    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", config.storage.mongodb_uri)  # no password shown
+    return mask_password(config.storage.mongodb_uri)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from monitor.config import Config, Recipient
 from monitor.digest import LOOKBACK, MAX_BACKLOG, build_digest, build_message, due_slot, window_start
-from monitor.embedded import EmbeddedServerError
 from monitor.feeds import FAILING_FOR
 from monitor.mail import MailError, send, write_outbox
 from monitor.store import DigestClaim, Store, StoreError, describe_error
@@ -355,20 +354,10 @@ def _record_sent(store: Store, journal: Journal) -> None:
             if attempt == RECORD_ATTEMPTS - 1:
                 raise
             log.debug("recording the digest for %s failed (%s); trying again", journal.recipient, exc)
-            if not _revive(store):
+            if store.revive():
+                log.warning("the embedded database had stopped; restarted it to record the digest")
+            else:
                 time.sleep(RECORD_PAUSE_S)
-
-
-def _revive(store: Store) -> bool:
-    """Restart the embedded database if it died; whether it was restarted."""
-    try:
-        revived = store.revive()
-    except EmbeddedServerError as exc:
-        log.error("the embedded database stopped and could not be restarted: %s", exc)
-        return False
-    if revived:
-        log.warning("the embedded database had stopped; restarted it to record the digest")
-    return revived
 
 
 def send_due_digests(

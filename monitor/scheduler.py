@@ -28,7 +28,6 @@ from monitor.cli import EXIT_CONFIG, EXIT_INTERRUPTED
 from monitor.config import Config, ConfigError, Recipient, format_duration, load_config
 from monitor.crawl.launcher import CrawlLauncher
 from monitor.delivery import send_due_digests
-from monitor.embedded import EmbeddedServerError
 from monitor.store import Store, StoreError, describe_error
 
 log = logging.getLogger("newsmon.scheduler")
@@ -211,12 +210,7 @@ def _revive(scheduler: BackgroundScheduler, store: Store, *, detached: bool = Fa
     If its port was taken meanwhile, the job store moves to the client of the new port. Returns
     whether the job store is still detached (`detached`: it was, after a failed move)."""
     client = store.client
-    try:
-        restarted = store.revive()
-    except EmbeddedServerError as exc:
-        log.error("the embedded database stopped and could not be restarted: %s", exc)
-        return detached
-    if restarted:
+    if store.revive():
         log.warning("the embedded database had stopped; restarted it on 127.0.0.1:%d", store.server_port)
     if store.client is not client:
         scheduler.remove_jobstore("default", shutdown=False)

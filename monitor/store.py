@@ -36,7 +36,7 @@ from pymongo.errors import (
 )
 
 from monitor.config import StorageConfig
-from monitor.embedded import EmbeddedServer
+from monitor.embedded import EmbeddedServer, EmbeddedServerError
 from monitor.models import Article, DigestItem, FeedEntry, Ingested, TopicHit
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,10 @@ class DigestClaim:
     pid_start: str = ""  # the holder's start time as /proc/PID/stat gives it ("" where unknown)
 
 
+def _connect(uri: str, timeout_ms: int) -> MongoClient:
+    return MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms, tz_aware=True)
+
+
 class Store:
     def __init__(self, client: MongoClient, db_name: str = "newsmon"):
         self.client = client
@@ -160,9 +164,7 @@ class Store:
         """Connect (starting or joining the embedded server when so configured) and ensure indexes."""
         server = EmbeddedServer(storage.data_dir) if storage.embedded else None
         uri = server.acquire() if server else storage.mongodb_uri
-        client: MongoClient = MongoClient(
-            uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms, tz_aware=True
-        )
+        client = _connect(uri, timeout_ms)
         store: Store | None = None
         try:
             db_name = client.get_default_database("newsmon").name
@@ -184,19 +186,18 @@ class Store:
         port this client does not use; False for an external database or a server running here."""
         if self.server is None:
             return False
-        port = self.server.revive()
+        try:
+            port = self.server.revive()
+        except EmbeddedServerError as exc:  # said here for every holder; the caller carries on
+            log.error("the embedded database stopped and could not be restarted: %s", exc)
+            return False
         if port is None:  # running: but maybe restarted by another of its holders, on another port
             port = self.server.running_port()
             if port is None or port == self.server_port:
                 return False
         if port != self.server_port:  # its old port was taken: this client still points there
             old = self.client
-            self.client = MongoClient(
-                f"mongodb://127.0.0.1:{port}/",
-                serverSelectionTimeoutMS=self.timeout_ms,
-                connectTimeoutMS=self.timeout_ms,
-                tz_aware=True,
-            )
+            self.client = _connect(f"mongodb://127.0.0.1:{port}/", self.timeout_ms)
             self.db = self.client[self.db.name]
             self.server_port = port
             old.close()
