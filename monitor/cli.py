@@ -327,6 +327,13 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def unwind_on_sigterm() -> None:
+    """`timeout`, cron and systemd stop a command with SIGTERM (and `run` its crawls): unwind as
+    for Ctrl-C, so that a digest's claim on its recipient and the embedded database's lease are
+    released (`run` and a crawl's reactor put in handlers of their own)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -335,10 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     args.open_store = lambda: _open_store(_config(args))
-    # `timeout`, cron and systemd stop a command with SIGTERM: unwind as for Ctrl-C, so that a
-    # digest's claim on its recipient and the embedded database's lease are released (`run` and
-    # a crawl's reactor put in handlers of their own).
-    signal.signal(signal.SIGTERM, _interrupt)
+    unwind_on_sigterm()
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:

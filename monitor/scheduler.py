@@ -55,6 +55,9 @@ def crawl_job(config_path: str, signature: str = "") -> None:
     if run.exit_code == EXIT_INTERRUPTED:  # `run` is stopping: the crawl finished what was in flight
         log.warning("crawl interrupted after %.1fs: %s", took, summary)
         return
+    if run.exit_code == -signal.SIGTERM and _launcher.stopping:  # ours, before its handler was set
+        log.warning("crawl stopped after %.1fs: newsmon is stopping; the next crawl redoes it", took)
+        return
     if run.exit_code not in (0, 1):  # killed (the OOM killer, a signal) or crashed: say so
         how = f"killed by signal {-run.exit_code}" if run.exit_code < 0 else f"exit {run.exit_code}"
         log.error(

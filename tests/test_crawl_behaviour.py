@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 import zlib
 from pathlib import Path
@@ -329,9 +330,8 @@ def test_database_gone_mid_crawl_loses_nothing(tmp_path, site):
     assert "new articles: 3" in second.stdout
 
 
-def _crawl_workers() -> list[int]:
-    """Worker processes of the `newsmon crawl` this test started: children of the fork server
-    that the crawl process started."""
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process now running."""
     procs: dict[int, tuple[int, str]] = {}
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -340,8 +340,20 @@ def _crawl_workers() -> list[int]:
         except (FileNotFoundError, ProcessLookupError):
             continue  # gone meanwhile
         procs[int(entry)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline)
+    return procs
+
+
+def _fork_servers(crawls: set[int], procs: dict[int, tuple[int, str]]) -> set[int]:
+    """The fork servers that these crawl processes started."""
+    return {pid for pid, (parent, cmd) in procs.items() if parent in crawls and "forkserver" in cmd}
+
+
+def _crawl_workers() -> list[int]:
+    """Worker processes of the `newsmon crawl` this test started: children of the fork server
+    that the crawl process started."""
+    procs = _processes()
     crawls = {pid for pid, (parent, cmd) in procs.items() if parent == os.getpid() and " crawl" in cmd}
-    servers = {pid for pid, (parent, cmd) in procs.items() if parent in crawls and "forkserver" in cmd}
+    servers = _fork_servers(crawls, procs)
     return [pid for pid, (parent, _) in procs.items() if parent in servers]
 
 
@@ -367,6 +379,41 @@ def test_a_worker_killed_mid_crawl_costs_nothing(tmp_path, site, mongo_uri):
     client, database = db(mongo_uri)
     with client:
         assert database.entries.count_documents({"done": True}) == 3
+
+
+def _importing_lxml(pid: int) -> bool:
+    try:
+        return "lxml" in Path(f"/proc/{pid}/maps").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_ctrl_c_while_the_workers_fork_server_starts_prints_no_traceback(tmp_path, site, mongo_uri):
+    """Ctrl-C in a first crawl's first second reached the fork server while it imported its
+    preload, before it ignores SIGINT: a KeyboardInterrupt traceback from inside feedparser."""
+    feeds = [("world", site.url("/feeds/world.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "crawl"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MONITOR_WORKERS": "2"},
+        start_new_session=True,  # its own process group, as a terminal gives it
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if any(_importing_lxml(pid) for pid in _fork_servers({proc.pid}, _processes())):
+                break  # a first crawl starts it at once; lxml comes early in its preload imports
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
 
 
 def test_ctrl_c_stops_a_crawl_gracefully_and_its_workers_finish_what_they_have(tmp_path, site, mongo_uri):

@@ -162,6 +162,34 @@ def test_an_embedded_database_killed_under_the_scheduler_is_restarted_and_crawls
     assert len(exported) == 3  # what the first crawl stored survived the kill
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def test_stopping_run_as_its_crawl_starts_is_a_warning_not_a_killed_crawl(tmp_path, site, mongo_uri):
+    """`run` stops its crawls with SIGTERM. One that had not yet set its handler died of it, and
+    the scheduler logged its own stop as an ERROR: "crawl ended (killed by signal 15)"."""
+    text = config_text(mongo_uri, tmp_path / "var", [("world", site.url("/feeds/world.xml"))], None)
+    config = write_config(tmp_path / "monitor.yaml", text)
+    proc, log = start_run(config, tmp_path / "run.log")
+    try:
+        deadline = time.monotonic() + 60
+        crawl: list[int] = []
+        while not crawl and proc.poll() is None and time.monotonic() < deadline:
+            # run -> its fork server -> the crawl it forked for the start-up crawl
+            crawl = [c for server in _children(proc.pid) for c in _children(server)]
+        assert crawl, "the start-up crawl began"
+    finally:
+        code = stop_run(proc, log)
+    assert code == 0
+    out = (tmp_path / "run.log").read_text()
+    assert " ERROR " not in out, out
+    assert "crawl interrupted" in out or "crawl stopped" in out or "crawl finished" in out, out
+
+
 def test_ctrl_c_stops_a_running_crawl_once_and_cleanly(tmp_path, site, mongo_uri):
     from monitor.sample_site.server import Reply
 

@@ -18,6 +18,7 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import resource_tracker
 from typing import Any
 
 from monitor import worker
@@ -56,7 +57,35 @@ def start_fork_server() -> None:
     Not for one whose workers were preforked: they need none."""
     if worker_count() > 0 and _preforked is None:
         context()
+        ensure_fork_server()
+
+
+def ensure_fork_server() -> None:
+    """`multiprocessing.forkserver.ensure_running`, with SIGINT blocked in the server from its
+    first instruction (and in the resource tracker it starts).
+
+    Ctrl-C reaches the terminal's whole process group, and the crawl or scheduler answers it. The
+    fork server ignores SIGINT too, but only once its preload imports are done (~1 s): a Ctrl-C in
+    that second printed a KeyboardInterrupt traceback from inside them. A blocked signal stays
+    blocked across fork and exec, and is never delivered to the server (it ignores SIGINT later,
+    which drops it). In this thread the block lasts only for the spawn, and a Ctrl-C that came
+    meanwhile is delivered right after it. Processes forked from the server inherit the block:
+    `unblock_sigint` gives it back to those that answer Ctrl-C themselves.
+
+    The resource tracker is started first: starting it unblocks SIGINT in this thread (it blocks
+    SIGINT around its own spawn the same way, then unblocks it whatever was blocked before)."""
+    resource_tracker.ensure_running()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
         multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def unblock_sigint() -> None:
+    """In a process forked from the fork server: take SIGINT as usual again (see
+    `ensure_fork_server`)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def init_worker(crawl_pid: int, init: Callable[..., None], *args: Any) -> None:
@@ -70,6 +99,7 @@ def init_worker(crawl_pid: int, init: Callable[..., None], *args: Any) -> None:
     by stopping gracefully and shutting the pool down; a worker that took it as KeyboardInterrupt
     died mid-task (a traceback per worker, and the pool restarted it for the work in flight)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    unblock_sigint()  # ignored now: no longer blocked as well, like any other process's
     exit_with(crawl_pid)
     init(*args)
 

@@ -16,7 +16,6 @@ import contextlib
 import io
 import logging
 import multiprocessing
-import multiprocessing.forkserver
 import os
 import sys
 import threading
@@ -54,7 +53,7 @@ class CrawlLauncher:
     def warm_up(self) -> None:
         """Start the fork server now: its imports run while the scheduler does its own start-up.
         A fork server that dies later (the OOM killer) is started again by the next crawl."""
-        multiprocessing.forkserver.ensure_running()
+        forkserver.ensure_fork_server()
 
     def crawl(self, config_path: str) -> CrawlRun | None:
         """Run one crawl to its end; None if `stop` was called first."""
@@ -64,6 +63,7 @@ class CrawlLauncher:
             with self._lock:  # so `stop` either sees this process or keeps it from starting
                 if self._stopping:
                     return None
+                forkserver.ensure_fork_server()  # again, if it died since (else a no-op)
                 proc.start()
                 self._running.add(proc)
             send.close()  # the child holds the only write end now: its death is an EOF here
@@ -84,6 +84,11 @@ class CrawlLauncher:
         with self._lock:
             return [p.pid for p in self._running if p.pid is not None]
 
+    @property
+    def stopping(self) -> bool:
+        """`stop` was called: the crawls running then were sent SIGTERM by this launcher."""
+        return self._stopping
+
     def stop(self) -> None:
         """Start no more crawls; ask the running ones to stop (Scrapy finishes what is in flight)."""
         with self._lock:
@@ -102,17 +107,24 @@ def crawl_in_child(config_path: str, report: Connection) -> None:
     # group, and the crawl would get it besides the scheduler's SIGTERM; Scrapy takes a second
     # signal as "stop now", dropping the requests in flight.
     os.setpgid(0, 0)
-    try:
-        config = load_config(config_path)
-    except (ConfigError, OSError):  # `newsmon crawl` below reads it again and reports the error
-        config = None
-    if config is not None:  # no thread runs yet: the one moment this process may fork workers
-        forkserver.prefork(tuple(config.topics.values()))
+    # `run` stops its crawls with SIGTERM, maybe before `newsmon crawl` below sets its handler:
+    # unwound as there from the start (it killed the crawl, logged as an ERROR of its own)
+    cli.unwind_on_sigterm()
     out = io.StringIO()
     code = cli.EXIT_FAILED
     try:
+        forkserver.unblock_sigint()  # as `newsmon crawl` takes it (a Ctrl-C pending since the
+        # fork, while this process was still in the terminal's group, comes now)
+        try:
+            config = load_config(config_path)
+        except (ConfigError, OSError):  # `newsmon crawl` below reads it again and reports the error
+            config = None
+        if config is not None:  # no thread runs yet: the one moment this process may fork workers
+            forkserver.prefork(tuple(config.topics.values()))
         with contextlib.redirect_stdout(out):
             code = cli.main(["--config", config_path, "crawl"])
+    except KeyboardInterrupt:
+        code = cli.EXIT_INTERRUPTED
     finally:  # an unexpected exception still reports what was printed, then propagates
         report.send(out.getvalue())
         report.close()

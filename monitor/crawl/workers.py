@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred
 
 from monitor import worker
 from monitor.crawl.deferred import T, on_executor
-from monitor.crawl.forkserver import context, init_worker, take_preforked, worker_count
+from monitor.crawl.forkserver import context, ensure_fork_server, init_worker, take_preforked, worker_count
 from monitor.crawl.pool import RecoveringPool
 from monitor.topics import Topic
 
@@ -24,7 +24,12 @@ log = logging.getLogger(__name__)
 class Workers:
     def __init__(self, topics: tuple[Topic, ...]):
         count = worker_count()
+        # a pool without preforked workers starts its fork server before its first task, with
+        # SIGINT blocked there (see `ensure_fork_server`), not from inside the pool
+        self._start_server = False
         if count > 0:
+            first = take_preforked(topics)
+            self._start_server = first is None
             # A scheduled crawl has its workers already (`forkserver.prefork`). Otherwise they
             # start with the first task, so a quiet `newsmon crawl` starts none, from a fork
             # server that imports the parsing, extraction and matching stack once (~0.6 s of CPU)
@@ -37,7 +42,7 @@ class Workers:
                     initializer=init_worker,
                     initargs=(os.getpid(), worker.init, topics),
                 ),
-                first=take_preforked(topics),
+                first=first,
             )
         else:
             worker.init(topics)
@@ -54,6 +59,7 @@ class Workers:
             return
 
         def spawn() -> None:
+            self._ensure_server()
             try:
                 for _ in range(self.count):  # the pool adds a process per task while none is idle
                     self.pool.submit(worker.ready)
@@ -63,7 +69,13 @@ class Workers:
         threading.Thread(target=spawn, name="newsmon-workers-start", daemon=True).start()
 
     def run(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
+        self._ensure_server()
         return on_executor(self.pool, fn, *args)
+
+    def _ensure_server(self) -> None:
+        if self._start_server:  # once (two threads may both see True: starting it is idempotent)
+            self._start_server = False
+            ensure_fork_server()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
