@@ -30,5 +30,6 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Only the demo's data: a config in this folder keeps its real database in var/ too.
 clean:
-	rm -rf var build *.egg-info .pytest_cache .ruff_cache
+	rm -rf var/demo build *.egg-info .pytest_cache .ruff_cache

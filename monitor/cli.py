@@ -82,7 +82,10 @@ def cmd_init(args: argparse.Namespace) -> int:
             partial.unlink()
         print(f"newsmon init: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"wrote {path}: edit the feeds, topics and recipients, then run `newsmon check`")
+    print(
+        f"wrote {path}: edit the feeds, topics and recipients, then run `newsmon check` "
+        "(digests go to files in the outbox until you set mail.smtp)"
+    )
     return EXIT_OK
 
 
@@ -171,6 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = _config(args)
+    from monitor.delivery import due_now
     from monitor.mail import check_smtp
     from monitor.scheduler import describe_schedule
 
@@ -179,11 +183,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{len(config.recipients)} recipients)"
     )
     ok = True
+    now = datetime.now(UTC)
+    due: set[str] = set()
     try:
         with _open_store(config) as store:
             store.ping()
             where = "embedded" if config.storage.embedded else "MongoDB"
             print(f"database ({where}): ok, {store.counts()['articles']} articles stored")
+            due = due_now(config, store, now)
     except Exception as exc:  # any failure to reach the database is reported, not raised
         print(f"database: FAILED: {exc}")
         ok = False
@@ -191,7 +198,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"mail: {printable(smtp)}" if smtp_ok else f"mail: FAILED: {printable(smtp)}")
     ok = ok and smtp_ok
     print("schedule:")
-    for line in describe_schedule(config, datetime.now(UTC)):
+    for line in describe_schedule(config, now, due):
         print(f"  {line}")
     return EXIT_OK if ok else EXIT_FAILED
 

@@ -100,6 +100,17 @@ def failing_feeds(config: Config, store: Store, now: datetime) -> tuple[tuple[st
     )
 
 
+def due_now(config: Config, store: Store, now: datetime) -> set[str]:
+    """The recipients a digest run now would mail (given items): today's `at` has passed in
+    their time zone and today's digest has not gone out (a recipient added after `at` included)."""
+    due = set()
+    for r in config.recipients:
+        slot = due_slot(r.at, r.timezone, now)
+        if slot is not None and not store.digest_done(r.email, slot):
+            due.add(r.email)
+    return due
+
+
 def send_digest(
     config: Config,
     store: Store,

@@ -71,6 +71,8 @@ def _session(target: SmtpTarget) -> Iterator[smtplib.SMTP]:
 def _login(client: smtplib.SMTP, target: SmtpTarget) -> None:
     """smtplib sends user name and password as ASCII only: say so, rather than let its
     UnicodeEncodeError (no SMTPException, so uncaught) end the command with a traceback."""
+    if not target.password:  # the server's "535 authentication failed" would not say why
+        raise LoginError(f"cannot log in as {target.user}: ${ENV_SMTP_PASSWORD} is not set")
     try:
         client.login(target.user, target.password)
     except UnicodeError:
@@ -107,6 +109,9 @@ def send(msg: EmailMessage, mail: MailConfig, outbox: Path, *, to: str) -> str:
     return f"accepted by {target.host}:{target.port}"
 
 
+_SECURITY = {"starttls": "STARTTLS", "ssl": "TLS", "none": "no TLS"}
+
+
 def check_smtp(mail: MailConfig) -> tuple[bool, str]:
     """Connect, greet, (STARTTLS, log in) and quit: whether that worked, and what happened."""
     if mail.smtp is None:
@@ -117,4 +122,4 @@ def check_smtp(mail: MailConfig) -> tuple[bool, str]:
             pass  # connecting, greeting and logging in is the whole check
     except (OSError, smtplib.SMTPException) as exc:
         return False, f"{target.host}:{target.port}: {exc}"
-    return True, f"ok ({target.host}:{target.port}, {target.security})"
+    return True, f"ok ({target.host}:{target.port}, {_SECURITY[target.security]})"

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import signal
 import threading
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -112,14 +113,17 @@ def digest_trigger(recipient: Recipient) -> CronTrigger:
     return CronTrigger(hour=recipient.at.hour, minute=recipient.at.minute, timezone=recipient.timezone)
 
 
-def describe_schedule(config: Config, now: datetime) -> list[str]:
+def describe_schedule(config: Config, now: datetime, due: AbstractSet[str] = frozenset()) -> list[str]:
+    """The timetable in words; `due`: recipients whose digest a run now would send
+    (`delivery.due_now`), so "next" is not tomorrow for them."""
     every = format_duration(config.crawl.every)
     lines = [f"crawl every {every} ({len(config.feeds)} feeds), first at start-up"]
     for r in config.recipients:
         nxt = digest_trigger(r).get_next_fire_time(None, now)
+        now_too = "due now (today's has not gone out), then " if r.email in due else ""
         lines.append(
             f"digest to {r.email} daily at {r.at:%H:%M} {r.timezone} ({', '.join(r.topics)}); "
-            f"next {nxt:%Y-%m-%d %H:%M %Z} = {nxt.astimezone(UTC):%H:%M} UTC"
+            f"next: {now_too}{nxt:%Y-%m-%d %H:%M %Z} = {nxt.astimezone(UTC):%H:%M} UTC"
         )
     return lines
 

@@ -25,6 +25,10 @@ def test_init_writes_a_valid_example_and_refuses_to_overwrite(tmp_path):
     assert "topics:" in config.read_text()
     again = newsmon(config, "init")
     assert again.returncode == 1 and "exists" in again.stderr
+    # a first `check` passes as written: mail goes to the outbox, no example.org SMTP server is tried
+    check = newsmon(config, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "mail: no smtp configured: digests are written to the outbox folder" in check.stdout
 
 
 def test_config_error_exits_2_naming_file_key_and_line(tmp_path):
@@ -42,6 +46,39 @@ def test_check_reports_database_mail_and_schedule(tmp_path, smtp, mongo_uri):
     assert "database (MongoDB): ok" in done.stdout
     assert f"mail: ok (127.0.0.1:{port}" in done.stdout
     assert "digest to alice@example.org daily at 07:00 Europe/Kyiv" in done.stdout
+
+
+def _zone_where_local_time(ok) -> str:
+    """A fixed-offset zone in which the local time now satisfies `ok` (12 h apart: one fits)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    for zone in ("UTC", "Etc/GMT-12", "Etc/GMT+12"):
+        if ok(datetime.now(UTC).astimezone(ZoneInfo(zone)).time()):
+            return zone
+    raise AssertionError("no zone fits")  # pragma: no cover - the three are 12 h apart
+
+
+def test_check_says_a_digest_is_due_now_when_a_run_would_send_it(tmp_path, mongo_uri):
+    """A recipient whose `at` has passed today and whose digest has not gone out gets it at the
+    next `digest` or crawl of `run`: `check` said "next" tomorrow."""
+    from datetime import time as clock
+
+    past = _zone_where_local_time(lambda t: t >= clock(0, 30))
+    later = _zone_where_local_time(lambda t: t < clock(23, 30))
+    recipients = (
+        f'    at: "00:00"\n    timezone: {past}\n'
+        f'  - email: bob@example.org\n    topics: [kursk]\n    at: "23:59"\n    timezone: {later}\n'
+    )
+    text = config_text(mongo_uri, tmp_path / "var", NO_FETCH, None)
+    text = text.replace('    at: "07:00"\n    timezone: Europe/Kyiv\n', recipients)
+    done = newsmon(write_config(tmp_path / "monitor.yaml", text), "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    alice, bob = (line for line in done.stdout.splitlines() if line.startswith("  digest to "))
+    assert (
+        f"daily at 00:00 {past} (ceasefire, kursk); next: due now (today's has not gone out), then " in alice
+    )
+    assert "due now" not in bob and f"daily at 23:59 {later} (kursk); next: " in bob
 
 
 def test_check_fails_when_smtp_is_unreachable(tmp_path, mongo_uri):

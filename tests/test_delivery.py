@@ -182,6 +182,26 @@ def test_a_percent_encoded_user_name_logs_in_decoded(tmp_path, mongo_uri, store,
     assert send(config, store).status == "sent" and len(box.messages) == 1
 
 
+def test_an_unset_password_is_named_instead_of_the_servers_refusal(
+    tmp_path, mongo_uri, store, smtp_login, monkeypatch
+):
+    """Under cron or systemd the environment is easily lost: the digest and `check` say which
+    variable is missing (the server would only answer "535 authentication failed")."""
+    box, port = smtp_login
+    box.login = ("newsmon", "s3cret")
+    monkeypatch.delenv("MONITOR_SMTP_PASSWORD", raising=False)
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://newsmon@127.0.0.1:{port}")
+    seed(store)
+    failed = send(config, store)
+    assert failed.status == "failed" and "$MONITOR_SMTP_PASSWORD is not set" in failed.detail
+    assert box.messages == []
+    check = newsmon(config.path, "check", timeout=60)  # the variable is gone from its environment too
+    assert check.returncode == 1
+    assert f"mail: FAILED: 127.0.0.1:{port}: cannot log in as newsmon: $MONITOR_SMTP_PASSWORD is not set" in (
+        check.stdout
+    )
+
+
 PASSWORD = "пароль-2026"
 
 
