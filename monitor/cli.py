@@ -167,8 +167,11 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _config(args)
-    from monitor.scheduler import run_scheduler
+    from monitor.scheduler import log, run_scheduler
 
+    # a service's log: each crawl's summary and each digest sent, without -v too (-v adds the
+    # APScheduler's own lines about every job it adds, runs and removes)
+    log.setLevel(logging.INFO)
     return run_scheduler(config)
 
 

@@ -28,7 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.cli import EXIT_CONFIG, EXIT_INTERRUPTED
 from monitor.config import Config, ConfigError, Recipient, format_duration, load_config
 from monitor.crawl.launcher import CrawlLauncher
-from monitor.delivery import send_due_digests
+from monitor.delivery import due_now, send_due_digests
 from monitor.store import Store, StoreError, describe_error
 
 log = logging.getLogger("newsmon.scheduler")
@@ -251,7 +251,8 @@ def run_scheduler(config: Config) -> int:
         _launcher.warm_up()
         scheduler.start(paused=True)
         _sync_jobs(scheduler, config)
-        for line in describe_schedule(config, datetime.now(UTC)):
+        now = datetime.now(UTC)
+        for line in describe_schedule(config, now, due_now(config, store, now)):
             log.info("%s", line)
         scheduler.resume()
         global _scheduler

@@ -61,12 +61,12 @@ def test_run_crawls_sends_due_digest_and_stops_on_sigterm(tmp_path, site, smtp, 
     assert len(box.messages) == 1  # the due digest went out once, not once per crawl
 
 
-def start_run(config, log_path, *, own_group: bool = False):
+def start_run(config, log_path, *, own_group: bool = False, verbose: bool = True):
     """`newsmon -v run` logging to `log_path`; `own_group`: in a process group of its own, as a
     terminal starts it (so a test can signal the group as Ctrl-C does)."""
     log = open(log_path, "a")  # noqa: SIM115 - closed by stop_run
     proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "-v", "run"],
+        [sys.executable, "-m", "monitor", "--config", str(config), *(["-v"] if verbose else []), "run"],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -188,6 +188,27 @@ def test_stopping_run_as_its_crawl_starts_is_a_warning_not_a_killed_crawl(tmp_pa
     out = (tmp_path / "run.log").read_text()
     assert " ERROR " not in out, out
     assert "crawl interrupted" in out or "crawl stopped" in out or "crawl finished" in out, out
+
+
+def test_run_logs_each_crawl_and_digest_without_v_and_no_scheduler_chatter(tmp_path, site, smtp, mongo_uri):
+    """A service's log: without -v, `run` printed nothing at all while it crawled and mailed."""
+    box, port = smtp
+    text = config_text(mongo_uri, tmp_path / "var", [("world", site.url("/feeds/world.xml"))], port)
+    config = write_config(tmp_path / "monitor.yaml", text.replace('at: "07:00"', 'at: "00:00"'))
+    proc, log = start_run(config, tmp_path / "run.log", verbose=False)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if "digest alice@example.org: sent" in (tmp_path / "run.log").read_text():
+                break
+            time.sleep(0.2)
+    finally:
+        assert stop_run(proc, log) == 0
+    out = (tmp_path / "run.log").read_text()
+    assert "INFO newsmon.scheduler: crawl finished in " in out and "new articles: 3" in out, out
+    assert "INFO newsmon.scheduler: digest alice@example.org: sent" in out, out
+    assert "apscheduler" not in out, out
+    assert len(box.messages) == 1
 
 
 def test_ctrl_c_stops_a_running_crawl_once_and_cleanly(tmp_path, site, mongo_uri):
