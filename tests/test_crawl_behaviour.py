@@ -416,6 +416,46 @@ def test_ctrl_c_while_the_workers_fork_server_starts_prints_no_traceback(tmp_pat
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
 
 
+def test_a_second_ctrl_c_stops_at_once_and_still_says_interrupted(tmp_path, site, mongo_uri):
+    """Scrapy's "forcing unclean shutdown" stopped the reactor under the engine: the crawl
+    exited 0 with a normal summary, and the worker pool's semaphores were reported leaked."""
+    crawl: list[subprocess.Popen] = []
+
+    def ctrl_c_twice(server, handler) -> Reply:
+        if crawl and crawl[0].poll() is None:
+            os.killpg(crawl[0].pid, signal.SIGINT)
+            time.sleep(0.5)
+            os.killpg(crawl[0].pid, signal.SIGINT)  # "Send again to force"
+            crawl.clear()
+        time.sleep(3)  # in flight when the second comes
+        return server._file("/news/geneva-ceasefire-talks.html")
+
+    site.routes["/news/geneva-ceasefire-talks.html"] = ctrl_c_twice
+    feeds = [("world", site.url("/feeds/world.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "crawl"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MONITOR_WORKERS": "2"},
+        start_new_session=True,  # its own process group, as a terminal gives it
+    )
+    crawl.append(proc)
+    out, err = proc.communicate(timeout=120)
+    assert not crawl, "the article was requested, and Ctrl-C sent twice"
+    assert "forcing unclean shutdown" in err
+    assert proc.returncode == 130, out + err
+    assert "interrupted: what was not stored is fetched again by the next crawl" in out
+    assert "leaked" not in err and "Traceback" not in err, err
+    again = newsmon(config, "crawl")  # what the forced stop dropped comes with the next crawl
+    assert again.returncode == 0, again.stderr
+    client, database = db(mongo_uri)
+    with client:
+        assert database.articles.count_documents({}) == 3
+
+
 def test_ctrl_c_stops_a_crawl_gracefully_and_its_workers_finish_what_they_have(tmp_path, site, mongo_uri):
     crawl: list[subprocess.Popen] = []
 

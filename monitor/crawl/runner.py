@@ -53,6 +53,12 @@ def run_crawl(
     process.start()
     stats = crawler.stats.get_stats()
     spider = crawler.spider
+    # A second Ctrl-C stops the reactor under the engine: the spider was never closed and the
+    # crawl has no finish reason. Close it here (running tasks end, queued ones are dropped, the
+    # database call in progress completes), or the worker pool's semaphores leak at exit.
+    forced = "finish_reason" not in stats
+    if forced and spider is not None:
+        spider.closed("forced")
 
     def n(key: str) -> int:
         return int(stats.get(f"newsmon/{key}", 0))
@@ -65,7 +71,7 @@ def run_crawl(
         new_matches=n("new_matches"),
         articles_retry_later=n("articles_retry_later"),
         articles_not_stored=n("store_errors"),
-        interrupted=stats.get("finish_reason") == "shutdown",
+        interrupted=forced or stats.get("finish_reason") == "shutdown",
         database_lost=describe_error(spider.database_lost) if spider and spider.database_lost else "",
         failures=tuple(sorted(spider.failures.items())) if spider else (),
     )
