@@ -456,6 +456,36 @@ def test_a_second_ctrl_c_stops_at_once_and_still_says_interrupted(tmp_path, site
         assert database.articles.count_documents({}) == 3
 
 
+def test_sigterm_to_the_whole_group_as_timeout_sends_it_is_no_worker_death(tmp_path, site, mongo_uri):
+    """GNU `timeout` signals the command's whole process group: the workers died of it, and the
+    crawl warned "a worker process died" about its own stop."""
+    crawl: list[subprocess.Popen] = []
+
+    def terminate(server, handler) -> Reply:
+        if crawl and crawl[0].poll() is None and _crawl_workers():
+            os.killpg(crawl[0].pid, signal.SIGTERM)
+            crawl.clear()
+        return server._file("/news/geneva-ceasefire-talks.html")
+
+    site.routes["/news/geneva-ceasefire-talks.html"] = terminate
+    feeds = [("world", site.url("/feeds/world.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "crawl"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MONITOR_WORKERS": "2"},
+        start_new_session=True,
+    )
+    crawl.append(proc)
+    out, err = proc.communicate(timeout=120)
+    assert not crawl, "the article was requested with the workers running, and SIGTERM sent"
+    assert proc.returncode == 130, out + err
+    assert "worker process died" not in err and "Traceback" not in err, err
+
+
 def test_ctrl_c_stops_a_crawl_gracefully_and_its_workers_finish_what_they_have(tmp_path, site, mongo_uri):
     crawl: list[subprocess.Popen] = []
 

@@ -60,32 +60,37 @@ def start_fork_server() -> None:
         ensure_fork_server()
 
 
+# What stops a crawl: Ctrl-C (the terminal's whole process group gets it) and SIGTERM (GNU
+# `timeout` and systemd send it to the whole group too). The crawl or scheduler answers them.
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def ensure_fork_server() -> None:
-    """`multiprocessing.forkserver.ensure_running`, with SIGINT blocked in the server from its
-    first instruction (and in the resource tracker it starts).
+    """`multiprocessing.forkserver.ensure_running`, with the stop signals blocked in the server
+    from its first instruction (and in the resource tracker it starts).
 
-    Ctrl-C reaches the terminal's whole process group, and the crawl or scheduler answers it. The
-    fork server ignores SIGINT too, but only once its preload imports are done (~1 s): a Ctrl-C in
-    that second printed a KeyboardInterrupt traceback from inside them. A blocked signal stays
-    blocked across fork and exec, and is never delivered to the server (it ignores SIGINT later,
-    which drops it). In this thread the block lasts only for the spawn, and a Ctrl-C that came
-    meanwhile is delivered right after it. Processes forked from the server inherit the block:
-    `unblock_sigint` gives it back to those that answer Ctrl-C themselves.
+    The fork server ignores SIGINT, but only once its preload imports are done (~1 s): a Ctrl-C in
+    that second printed a KeyboardInterrupt traceback from inside them. SIGTERM killed it, and
+    with it the pool's view of its workers ("a worker process died" about a normal stop). A
+    blocked signal stays blocked across fork and exec and is never delivered; the server exits
+    with the process that started it anyway. In this thread the block lasts only for the spawn,
+    and a signal that came meanwhile is delivered right after it. Processes forked from the server
+    inherit the block: `unblock_stop_signals` gives it back to those that answer them.
 
-    The resource tracker is started first: starting it unblocks SIGINT in this thread (it blocks
-    SIGINT around its own spawn the same way, then unblocks it whatever was blocked before)."""
+    The resource tracker is started first: starting it unblocks SIGINT and SIGTERM in this thread
+    (it blocks them around its own spawn the same way, then unblocks them whatever was blocked)."""
     resource_tracker.ensure_running()
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         multiprocessing.forkserver.ensure_running()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
-def unblock_sigint() -> None:
-    """In a process forked from the fork server: take SIGINT as usual again (see
-    `ensure_fork_server`)."""
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+def unblock_stop_signals() -> None:
+    """In a process forked from the fork server: take SIGINT and SIGTERM as set again (see
+    `ensure_fork_server`); one that came since the fork is delivered now."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def init_worker(crawl_pid: int, init: Callable[..., None], *args: Any) -> None:
@@ -95,11 +100,14 @@ def init_worker(crawl_pid: int, init: Callable[..., None], *args: Any) -> None:
     they hold themselves: a crawl killed outright (the OOM killer, SIGKILL) used to leave them,
     and the fork server they keep alive, running for good - a leak on every such crawl.
 
-    SIGINT is ignored: Ctrl-C reaches the terminal's whole process group, and the crawl answers it
-    by stopping gracefully and shutting the pool down; a worker that took it as KeyboardInterrupt
-    died mid-task (a traceback per worker, and the pool restarted it for the work in flight)."""
+    SIGINT and SIGTERM are ignored: Ctrl-C reaches the terminal's whole process group, and so does
+    the SIGTERM of `timeout`; the crawl answers them by stopping gracefully and shutting the pool
+    down. A worker that took Ctrl-C as KeyboardInterrupt died mid-task (a traceback per worker,
+    and the pool restarted it for the work in flight); one that died of SIGTERM was reported as
+    "a worker process died"."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    unblock_sigint()  # ignored now: no longer blocked as well, like any other process's
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    unblock_stop_signals()  # ignored now: no longer blocked as well, like any other process's
     exit_with(crawl_pid)
     init(*args)
 

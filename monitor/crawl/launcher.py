@@ -108,13 +108,14 @@ def crawl_in_child(config_path: str, report: Connection) -> None:
     # signal as "stop now", dropping the requests in flight.
     os.setpgid(0, 0)
     # `run` stops its crawls with SIGTERM, maybe before `newsmon crawl` below sets its handler:
-    # unwound as there from the start (it killed the crawl, logged as an ERROR of its own)
+    # unwound as there from the start (it killed the crawl, logged as an ERROR of its own). The
+    # stop signals are still blocked, as in the fork server: one that came since the fork (this
+    # process was in the terminal's group until `setpgid`) is delivered when they are unblocked.
     cli.unwind_on_sigterm()
     out = io.StringIO()
     code = cli.EXIT_FAILED
     try:
-        forkserver.unblock_sigint()  # as `newsmon crawl` takes it (a Ctrl-C pending since the
-        # fork, while this process was still in the terminal's group, comes now)
+        forkserver.unblock_stop_signals()
         try:
             config = load_config(config_path)
         except (ConfigError, OSError):  # `newsmon crawl` below reads it again and reports the error
