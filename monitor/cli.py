@@ -279,10 +279,23 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- parser
 
 
+CONFIG_HELP = "config file (default: $MONITOR_CONFIG, else ./monitor.yaml)"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("newsmon")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsmon", description="Watch news feeds for topics; mail digests.")
-    parser.add_argument("--config", "-c", help="config file (default: $MONITOR_CONFIG, else ./monitor.yaml)")
+    parser.add_argument("--config", "-c", help=CONFIG_HELP)
     parser.add_argument("--verbose", "-v", action="store_true", help="log more")
+    parser.add_argument("--version", action="version", version=f"newsmon {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("init", help="write a commented example config")
@@ -318,7 +331,27 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("topics", "extract"):
         module = __import__(f"{commands.__name__}.{name}", fromlist=["register"])
         module.register(sub)
+    _global_options_after_the_command(parser)
     return parser
+
+
+def _global_options_after_the_command(parser: argparse.ArgumentParser) -> None:
+    """`newsmon check --config x.yaml` and `newsmon crawl -v` work as `newsmon -c x.yaml check`
+    does (argparse took them for unknown arguments). Added to every command's parser, without a
+    default, so that one given before the command stands when none is given after it; each
+    command's own description is its help line (`newsmon run --help` showed only its usage)."""
+    for action in parser._actions:  # argparse keeps sub-commands only there
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {a.dest: a.help for a in action._choices_actions}
+        for name, command in action.choices.items():
+            command.add_argument("--config", "-c", default=argparse.SUPPRESS, help=CONFIG_HELP)
+            command.add_argument(
+                "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="log more"
+            )
+            if command.description is None:
+                command.description = helps.get(name)
+            _global_options_after_the_command(command)
 
 
 def entry() -> None:

@@ -237,6 +237,10 @@ def test_bad_arguments_are_one_line_errors_and_a_huge_period_means_everything(tm
             "newsmon export: --topic: no topic 'kursks' in the config (topics: ",
         ),
         (("topics", "test", "truce", "--limit", "0"), "argument --limit: '0' must be at least 1"),
+        (
+            ("topics", "test", "truce", "--since", "2x"),
+            "newsmon topics test: --since: '2x' is not a duration",
+        ),
     ]:
         done = newsmon(config, *args)
         assert done.returncode == 2 and expected in done.stderr, (args, done.stderr)
@@ -244,6 +248,23 @@ def test_bad_arguments_are_one_line_errors_and_a_huge_period_means_everything(tm
     for args in (("export", "--since", "999999d"), ("topics", "test", "truce", "--since", "999999d")):
         done = newsmon(config, *args)
         assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
+
+
+def test_global_options_work_after_the_command_too_and_version_is_shown(tmp_path, mongo_uri):
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", NO_FETCH, None))
+    after = subprocess.run(
+        [sys.executable, "-m", "monitor", "check", "--config", str(config), "-v"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # no monitor.yaml here: only the one given after the command can be read
+        timeout=120,
+    )
+    assert after.returncode == 0, after.stderr
+    assert f"config {config}: ok" in after.stdout
+    version = newsmon(None, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("newsmon ")
+    run_help = newsmon(None, "run", "--help")
+    assert "run the scheduler: crawl every crawl.every" in run_help.stdout
 
 
 def test_init_that_cannot_write_says_so_and_keeps_the_old_file(tmp_path):

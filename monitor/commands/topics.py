@@ -186,9 +186,9 @@ def cmd_test(args: argparse.Namespace) -> int:
         return EXIT_QUERY
     try:
         since = since_cutoff(args.since)
-    except ValueError as exc:
-        print(f"--since: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+    except ValueError as exc:  # a usage error, as `export --since` and argparse's own say with 2
+        print(f"newsmon topics test: --since: {exc}", file=sys.stderr)
+        return EXIT_QUERY
     matcher = TopicMatcher([topic])
     shown = scanned = 0
     with args.open_store() as store:
