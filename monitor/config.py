@@ -530,6 +530,8 @@ def _topics(r: _Reader, node: yaml.Node | None) -> tuple[dict[str, Topic], dict[
                 if not words:
                     r.problem(f"{key}.keywords", m["keywords"][1], "needs at least one phrase")
                     continue
+                if _query_syntax_in_keywords(r, key, m["keywords"][1]):
+                    continue
                 topics[name] = compile_topic(name, keywords=words)
                 sources[name] = " OR ".join(f'"{w}"' for w in words)
             else:
@@ -543,6 +545,31 @@ def _topics(r: _Reader, node: yaml.Node | None) -> tuple[dict[str, Topic], dict[
             field_name = "keywords" if "keywords" in m else "query"
             r.problem(f"{key}.{field_name}", m[field_name][1], str(exc))
     return topics, sources
+
+
+# What only a query means: a prefix star, an exclusion, an operator, a field. In a keyword it
+# would silently be a word (``negotiat*`` the word "negotiat", ``-baseball`` the word "baseball").
+_QUERY_SYNTAX = re.compile(
+    r"(?P<star>\w\*)|(?:^|\s)(?P<minus>-)\w|\b(?P<op>AND|OR|NOT|NEAR/\d+)\b|\b(?P<field>title:|site:)"
+)
+
+
+def _query_syntax_in_keywords(r: _Reader, key: str, node: yaml.Node) -> bool:
+    """Refuse keywords written as queries (keywords are plain phrases); True if any was."""
+    found = False
+    for i, item in enumerate(node.value if isinstance(node, yaml.SequenceNode) else ()):
+        if isinstance(item, yaml.ScalarNode) and (m := _QUERY_SYNTAX.search(item.value)):
+            syntax = {"star": "a prefix *", "minus": "an exclusion -"}.get(
+                m.lastgroup or "", m.group().strip()
+            )
+            r.problem(
+                f"{key}.keywords[{i}]",
+                item,
+                f"{item.value!r} uses query syntax ({syntax}), but keywords are plain phrases: "
+                "write it as the topic's query instead (or in lower case, if you mean the words)",
+            )
+            found = True
+    return found
 
 
 def _recipients(r: _Reader, node: yaml.Node | None, topics: set[str]) -> tuple[Recipient, ...]:

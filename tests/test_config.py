@@ -99,6 +99,22 @@ def test_a_bad_uri_in_the_environment_is_a_config_error(tmp_path, monkeypatch):
             "monitor.yaml:14: topics.kursk.query: ",
         ),
         ("  every: 30m", "  every: [30m]", "monitor.yaml:5: crawl.every: expected a value, got a list"),
+        (  # keywords are phrases: query syntax in one would silently be a word ("negotiat")
+            '    keywords: ["ceasefire talks", "cease-fire negotiations", truce]',
+            '    keywords: ["ceasefire talks", "negotiat*", "war OR truce", -baseball, C++, cease-fire]',
+            "monitor.yaml:12: topics.ceasefire.keywords[1]: 'negotiat*' uses query syntax (a prefix *), "
+            "but keywords are plain phrases: write it as the topic's query instead",
+        ),
+        (
+            '    keywords: ["ceasefire talks", "cease-fire negotiations", truce]',
+            '    keywords: ["ceasefire talks", "war OR truce"]',
+            "monitor.yaml:12: topics.ceasefire.keywords[1]: 'war OR truce' uses query syntax (OR)",
+        ),
+        (
+            '    keywords: ["ceasefire talks", "cease-fire negotiations", truce]',
+            '    keywords: ["ceasefire talks", "cease-fire talks", -baseball]',
+            "monitor.yaml:12: topics.ceasefire.keywords[2]: '-baseball' uses query syntax (an exclusion -)",
+        ),
         (
             "  smtp: smtp://user@smtp.example.org:587",
             "  smtp: smtp://user:secret@smtp.example.org:587",
