@@ -24,6 +24,7 @@ from monitor.urls import is_http_url
 
 ENV_CONFIG = "MONITOR_CONFIG"
 ENV_MONGODB_URI = "MONITOR_MONGODB_URI"
+ENV_DATA_DIR = "MONITOR_DATA_DIR"  # a container mounts the config read-only and its data elsewhere
 ENV_SMTP_PASSWORD = "MONITOR_SMTP_PASSWORD"
 DEFAULT_CONFIG = "monitor.yaml"
 
@@ -431,6 +432,8 @@ def _storage(r: _Reader, node: yaml.Node | None, base: Path) -> StorageConfig:
             r.problems.append(
                 Problem(r.file, f"${ENV_MONGODB_URI}", 0, f"{exc} (it stands in for storage.mongodb_uri)")
             )
+    if os.environ.get(ENV_DATA_DIR, "").strip():  # relative to the working directory, as paths given
+        return StorageConfig(uri, Path(os.path.expanduser(os.environ[ENV_DATA_DIR].strip())).absolute())
     path = Path(os.path.expanduser(data_dir))
     return StorageConfig(uri, path if path.is_absolute() else (base / path))
 

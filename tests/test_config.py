@@ -60,6 +60,18 @@ def test_environment_overrides_uri(tmp_path, monkeypatch):
     assert parse_config(GOOD, tmp_path / "m.yaml").storage.mongodb_uri == "mongodb://db.internal:27017/news"
 
 
+def test_environment_moves_the_data_dir(tmp_path, monkeypatch):
+    """A container mounts the config read-only: its data (database, outbox, delivery journal)
+    goes to a volume named by the environment, whatever the config says."""
+    monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path / "volume"))
+    assert parse_config(GOOD, tmp_path / "m.yaml").storage.data_dir == tmp_path / "volume"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MONITOR_DATA_DIR", "data")  # relative: to where the command runs, as a path given
+    assert parse_config(GOOD, tmp_path / "conf" / "m.yaml").storage.data_dir == tmp_path / "data"
+    monkeypatch.setenv("MONITOR_DATA_DIR", "")
+    assert parse_config(GOOD, tmp_path / "m.yaml").storage.data_dir == tmp_path / "var"
+
+
 def test_a_bad_uri_in_the_environment_is_a_config_error(tmp_path, monkeypatch):
     monkeypatch.setenv("MONITOR_MONGODB_URI", "EMBEDDED")
     assert problems(GOOD, tmp_path) == [
