@@ -104,6 +104,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             from monitor.crawl.forkserver import start_fork_server
 
             start_fork_server()
+        from monitor.backfill import apply_changed_topics
+
+        applied = apply_changed_topics(store, config.topics)  # before any request: topics new or edited
         from monitor.crawl.runner import run_crawl
 
         summary = run_crawl(config, store, args.feed, log_level="INFO" if args.verbose else "WARNING")
@@ -113,6 +116,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         f"{summary.feeds_failed} failed; "
         f"new articles: {summary.new_articles}; new matches: {summary.new_matches}"
     )
+    for topic in applied:
+        if topic.articles:
+            print(f"  {topic.describe()}")
     if summary.articles_retry_later:
         print(f"  articles whose page failed for now, asked again next crawl: {summary.articles_retry_later}")
     if summary.articles_not_stored:
@@ -156,9 +162,15 @@ def cmd_digest(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     args.to = wanted or None
     with _open_store(config) as store:
+        from monitor.backfill import apply_changed_topics
+
+        applied = apply_changed_topics(store, config.topics)  # a topic added since the last crawl: its items
         results = send_due_digests(
             config, store, datetime.now(UTC), to=args.to, force=args.now, dry_run=args.dry_run
         )
+    for topic in applied:
+        if topic.articles:
+            print(topic.describe())
     for r in results:
         detail = f" ({r.items} items) {r.detail}" if r.items else (f" ({r.detail})" if r.detail else "")
         print(f"{r.recipient}: {r.status}{printable(detail)}")

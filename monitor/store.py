@@ -5,7 +5,8 @@ Collections, one purpose each: feeds (fetch state, health), entries (raw feed it
 text, unique by canonical URL), matches (article x topic), deliveries (what was mailed to whom),
 digests (which scheduled digest of a recipient is done), sending (per recipient: which process
 is sending its digest now, until when, and where its next digest's window starts), robots
-(robots.txt kept a day), meta (one-time migrations done). Unique indexes make every write
+(robots.txt kept a day), meta (one-time migrations done), topics (per topic name, the signature
+of its definition last applied to the stored articles: monitor.backfill). Unique indexes make every write
 idempotent, so a crash and a re-run never duplicate. Writes use insert_many(ordered=False).
 
 What a crawl looks up or marks again and again it finds by `_id`: entries and articles get
@@ -539,6 +540,23 @@ class Store:
             }
             for h in hits
         ]
+
+    def add_matches(self, matched: list[tuple[Article, list[TopicHit]]], now: datetime) -> dict[str, int]:
+        """Matches for articles already stored (a topic applied after them): pairs matched before
+        are kept as they were (the unique index drops the copy). How many were added, per topic."""
+        docs = [doc for article, hits in matched for doc in self._match_docs(article, hits, now)]
+        added: dict[str, int] = {}
+        for pos in _insert_new(self.db.matches, docs):
+            added[docs[pos]["topic"]] = added.get(docs[pos]["topic"], 0) + 1
+        return added
+
+    def topic_signatures(self) -> dict[str, str]:
+        """Topic name -> the signature of its definition when it was last applied to stored articles."""
+        return {d["_id"]: d["signature"] for d in self.db.topics.find({}, {"signature": 1})}
+
+    def record_topic_signature(self, name: str, signature: str, *, articles: int, matches: int) -> None:
+        applied = {"signature": signature, "applied_at": utcnow(), "articles": articles, "matches": matches}
+        self.db.topics.update_one({"_id": name}, {"$set": applied}, upsert=True)
 
     # ------------------------------------------------------------ digests
 

@@ -112,6 +112,10 @@ class FeedsSpider(scrapy.Spider):
         self._own_store = contextlib.ExitStack()
         self.config = config or load_config(None)
         self.store = store or self._own_store.enter_context(Store.open(self.config.storage))
+        if store is None:  # `scrapy crawl feeds`: topics new or edited, as `newsmon crawl` applies them
+            from monitor.backfill import apply_changed_topics
+
+            apply_changed_topics(self.store, self.config.topics)
         wanted = feeds.split(",") if isinstance(feeds, str) else feeds
         self.feeds = [f for f in self.config.feeds if not wanted or f.name in wanted]
         self.failures: dict[str, str] = {}
