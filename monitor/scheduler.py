@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.backfill import apply_changed_topics
 from monitor.cli import EXIT_CONFIG, EXIT_INTERRUPTED
 from monitor.config import Config, ConfigError, Recipient, format_duration, load_config
 from monitor.crawl.launcher import CrawlLauncher
@@ -96,6 +97,8 @@ def digest_job(config_path: str, email: str | None, signature: str = "") -> None
         return
     try:
         with Store.open(config.storage) as store:
+            for topic in apply_changed_topics(store, config.topics):  # edited since the last crawl
+                log.info("%s", topic.describe())
             for r in send_due_digests(config, store, datetime.now(UTC), to=[email] if email else None):
                 if r.status != "not-due":
                     log.info("digest %s: %s %s", r.recipient, r.status, r.detail)

@@ -274,3 +274,22 @@ def test_the_signature_is_what_decides_matching():
     assert changed_topics({"kursk": kursk}, recorded) == []
     edited = compile_topic("kursk", query="kursk offensive")
     assert [change for _, _, change in changed_topics({"kursk": edited}, recorded)] == ["edited"]
+
+
+def test_runs_digest_job_applies_a_topic_added_since_the_last_crawl(world, smtp):
+    """`run`'s own digest jobs select as `newsmon digest` does: a topic added after the last crawl
+    is applied first, so the digest due at its time holds the topic's items."""
+    from monitor import scheduler
+
+    box, _ = smtp
+    config = world(CEASEFIRE, recipient("alice@example.org", "ceasefire"))
+    crawl(config)
+    config = world(
+        CEASEFIRE + "  trump:\n    query: Trump\n",
+        recipient("alice@example.org", "ceasefire")
+        + recipient("bob@example.org", "trump")
+        + '    at: "00:00"\n',
+    )
+    scheduler.digest_job(str(config), "bob@example.org")
+    assert len(box.messages) == 1 and box.messages[0]["To"] == "bob@example.org"
+    assert KURSK in html(box.messages[0])
