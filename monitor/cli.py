@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("newsmon")
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "monitor.example.yaml"
+EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM, as shells report a SIGINT
 

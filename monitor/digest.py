@@ -25,7 +25,10 @@ from monitor.models import DigestItem
 from monitor.topics import mark_text
 from monitor.urls import is_http_url
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# Installed from a wheel, the templates are package data (monitor/templates); from a clone (the
+# editable install), the repository's templates/ (pyproject.toml maps the one onto the other).
+_PACKAGED = Path(__file__).resolve().parent / "templates"
+TEMPLATES = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "templates"
 # A first digest reaches LOOKBACK back (no old backlog for a recipient added today); later ones
 # reach LOOKBACK before the recipient's last digest that went out, so days of failed sends lose
 # nothing. None reaches back more than MAX_BACKLOG: older unsent matches are logged, not mailed.

@@ -326,7 +326,7 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 def test_example_config_is_valid(monkeypatch):
     monkeypatch.delenv("MONITOR_MONGODB_URI", raising=False)
-    config = load_config(str(Path(__file__).resolve().parents[1] / "monitor.example.yaml"))
+    config = load_config(str(Path(__file__).resolve().parents[1] / "monitor" / "example.yaml"))
     assert config.recipients and config.topics and config.feeds
 
 
