@@ -8,10 +8,12 @@ makes links absolute and turns entry HTML into plain text once.
 from __future__ import annotations
 
 import calendar
+import functools
 import html
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -80,6 +82,49 @@ def _charref(m: re.Match[bytes]) -> bytes:
     return m[0] if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else b"&#xFFFD;"
 
 
+def _start_media_description(parser: Any, attrs_d: dict[str, str]) -> None:
+    parser.push_content("media_description", attrs_d, "text/plain", 1)
+
+
+def _end_media_description(parser: Any) -> None:
+    parser.pop_content("media_description")
+
+
+@functools.cache
+def _feedparser() -> ModuleType:
+    """feedparser, told to keep <media:description> (a photo or video caption) to itself.
+
+    feedparser reads it as one more <description>: after the item's own it files the caption
+    as the entry's text/plain content (which then beat the summary: NYT, Le Monde), after
+    content:encoded it replaces the summary, before <description> it becomes the summary.
+    Here it lands in the entry's `media_description` and touches neither. The handlers are set
+    on feedparser's parser mixin, the one place its per-element handlers are looked up.
+    """
+    import feedparser
+    from feedparser.mixin import _FeedParserMixin
+
+    _FeedParserMixin._start_media_description = _start_media_description  # type: ignore[attr-defined]
+    _FeedParserMixin._end_media_description = _end_media_description  # type: ignore[attr-defined]
+    return feedparser
+
+
+_LINKS = re.compile(r"<a\b[^>]*>.*?</a\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _summary(entry: Any) -> str:
+    """The entry's description, unless it holds no text but links: then its media caption.
+
+    El Mundo's <description> is only a "Leer" link to the article and its lead is in
+    <media:description>; NYT's and Le Monde's descriptions are the story and theirs a photo
+    caption. A video feed's only text is its media description.
+    """
+    own = entry.get("summary") or ""
+    if html_to_text(_LINKS.sub("", own)):
+        return own
+    caption = entry.get("media_description") or ""
+    return caption if isinstance(caption, str) and html_to_text(caption) else own
+
+
 def _content(entry: Any) -> str:
     """The longest full-text body the entry carries (content:encoded, Atom content)."""
     bodies = [c.get("value", "") for c in entry.get("content", []) if "html" in c.get("type", "text/html")]
@@ -139,7 +184,7 @@ def parse_feed(
     # Without a content type feedparser flags every document; XML rules then apply to the charset.
     content_type = _utf8_if_mislabelled(body, content_type or "application/xml")
     headers = {"content-location": url, "content-type": content_type}
-    import feedparser  # here: the crawl process needs this module's errors, not the parser
+    feedparser = _feedparser()  # here: the crawl process needs this module's errors, not the parser
 
     if b"&#" in body:
         body = _CHARREF.sub(_charref, body)
@@ -185,7 +230,7 @@ def parse_feed(
                 key=key,
                 link=link,
                 title=html_to_text(raw.get("title", "")),
-                summary=html_to_text(raw.get("summary", "")),
+                summary=html_to_text(_summary(raw)),
                 content=html_to_text(content_html),
                 content_html=content_html,
                 author=raw.get("author", ""),

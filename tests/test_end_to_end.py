@@ -171,3 +171,32 @@ def test_digest_without_now_sends_only_when_due(tmp_path, site, smtp, mongo_uri)
     assert "alice@example.org: sent (2 items)" in first.stdout and len(box.messages) == 1
     second = newsmon(config, "digest")
     assert "alice@example.org: not-due" in second.stdout and len(box.messages) == 1
+
+
+def test_an_article_whose_page_404s_keeps_the_feeds_description_not_its_photo_caption(
+    tmp_path, site, mongo_uri
+):
+    """NYT's feed gives each item a <description> and a <media:description>, the photo's caption;
+    with the page gone for good, the description is the article's text, and what topics match."""
+    import json
+
+    feed = (Path(__file__).parent / "data" / "feeds" / "nyt_world_2024_media.xml").read_bytes()
+    feed = feed.replace(b"https://www.nytimes.com/", site.url("/gone/").encode())  # no such pages
+    site.routes["/feeds/nyt.xml"] = Reply(200, feed, {"Content-Type": "application/rss+xml"})
+    feeds = [("nyt", site.url("/feeds/nyt.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    crawl = newsmon(config, "crawl")
+    assert crawl.returncode == 0, crawl.stderr
+    assert "new articles: 3" in crawl.stdout
+    kursk = "/gone/2024/08/08/world/europe/russia-border-ukraine.html"
+    assert site.hits(kursk)  # asked for, and answered 404
+    exported = newsmon(config, "export")
+    assert exported.returncode == 0, exported.stderr
+    articles = {a["url"]: a for a in map(json.loads, exported.stdout.splitlines())}
+    article = articles[site.url(kursk)]
+    assert article["text"] == (
+        "The local government in the Russian region of Kursk declared a state of emergency as military"
+        " analysts reported that Ukrainian forces had advanced several miles across the border."
+    )
+    assert article["topics"] == ["kursk"]
+    assert not any("A photo provided by" in a["text"] for a in articles.values())
