@@ -46,8 +46,61 @@ def test_relative_links_resolve_against_the_feed_url():
 
 
 def test_truncated_feed_is_a_clear_error():
-    with pytest.raises(FeedError, match="no entries could be read"):
+    with pytest.raises(FeedError) as caught:
         parse_feed((DATA / "reuters_mostread_invalid.xml").read_bytes(), "https://x.example/rss", "r")
+    assert str(caught.value) == "no entries could be read: the feed ends early at line 19: no element found"
+
+
+# What a user who gave a wrong URL reads, in plain words (it was the XML parser's, e.g.
+# "not a feed (SAXParseException: <unknown>:3:186: mismatched tag)")
+NOT_A_FEED = {
+    "an article page": (
+        (Path(__file__).parent / "data" / "pages" / "harbour_ferry.html").read_bytes(),
+        "text/html; charset=utf-8",
+        "the URL serves an HTML page, not a feed: look for the page's RSS or Atom link and give that URL",
+    ),
+    "a home page that names its feeds": (
+        b"<!DOCTYPE html>\n<html><head><title>News</title>"
+        b'<link rel="alternate" type="application/rss+xml" title="RSS" href="/world/rss.xml">'
+        b'<link rel="alternate" type="application/atom+xml" href="https://x.example/all.atom">'
+        b"</head><body><p>Top stories<br></body></html>",
+        "",  # no content type: told by its first bytes
+        "the URL serves an HTML page, not a feed: look for the page's RSS or Atom link and give that URL"
+        " (the page names https://x.example/world/rss.xml and 1 more)",
+    ),
+    "JSON": (
+        b'{"items": []}',
+        "application/json",
+        "not a feed: the document is malformed at line 1: not well-formed (invalid token)",
+    ),
+    "XML of another kind": (
+        b'<?xml version="1.0"?>\n<sitemap><loc>https://x.example/</loc></sitemap>',
+        "application/xml",
+        "not a feed: no RSS, RDF or Atom root element",
+    ),
+    "nothing": (b"\n", "application/rss+xml", "not a feed: the document is empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_A_FEED))
+def test_not_a_feed_says_what_it_is_in_plain_words(case):
+    body, content_type, message = NOT_A_FEED[case]
+    with pytest.raises(FeedError) as caught:
+        parse_feed(body, "https://x.example/news/today.html", "x", content_type)
+    assert str(caught.value) == message
+
+
+def test_markup_a_feed_recovered_from_is_told_by_its_line():
+    """The line is the document's own: feedparser puts an XML declaration on a line before a
+    document without one, so the XML parser's count is one ahead there."""
+    guardian = parse_feed(
+        (DATA / "guardian_world_2022_no_decl.xml").read_bytes(), "https://g.example/rss", "g"
+    )
+    assert guardian.warning == "line 34: not well-formed (invalid token)"
+    assert b"&quality" in (DATA / "guardian_world_2022_no_decl.xml").read_bytes().split(b"\n")[33]
+    cut = b'<?xml version="1.0"?>\n<rss version="2.0"><channel>\n<item><title>A</title><link>http://x.example/a</link>'
+    parsed = parse_feed(cut, "http://x.example/feed.xml", "f", "application/rss+xml")
+    assert (parsed.warning, parsed.complete) == ("line 3: no element found", False)
 
 
 @pytest.mark.parametrize(
