@@ -68,6 +68,7 @@ class SiteServer:
 
     def __init__(self, root: Path = SITE_ROOT, host: str = "127.0.0.1", port: int = 0):
         self.root = root
+        self.today = datetime.now(UTC).date()  # once: its files (and ETags) stay the same all along
         self.routes: dict[str, Route | Reply] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, headers)
         self._lock = threading.Lock()
@@ -110,7 +111,7 @@ class SiteServer:
         if target.suffix in (".xml", ".atom", ".rdf", ".html"):
             body = body.replace(b"http://SITE", self.origin.encode())
             if self.root == SITE_ROOT:
-                body = dated_as_of(body, datetime.now(UTC).date())
+                body = dated_as_of(body, self.today)
         ctype = CONTENT_TYPES.get(target.suffix, "application/octet-stream")
         etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
         return Reply(200, body, {"Content-Type": ctype, "ETag": etag, "Last-Modified": LAST_MODIFIED})
