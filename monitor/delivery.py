@@ -15,7 +15,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.config import Config, Recipient
-from monitor.digest import LOOKBACK, MAX_BACKLOG, build_digest, build_message, due_slot, window_start
+from monitor.digest import (
+    LOOKBACK,
+    MAX_BACKLOG,
+    build_digest,
+    build_message,
+    due_slot,
+    is_news,
+    window_start,
+)
 from monitor.feeds import FAILING_FOR
 from monitor.mail import MailError, send, write_outbox
 from monitor.store import DigestClaim, Store, StoreError, describe_error
@@ -268,7 +276,8 @@ def _warn_aged_out(store: Store, recipient: Recipient, left: datetime | None, st
     mailed: say so, once, since the window only moves forward."""
     if left is None or left >= start:
         return
-    aged = {i.article_url for i in store.unsent_items(recipient.email, recipient.topics, left, before=start)}
+    unsent = store.unsent_items(recipient.email, recipient.topics, left, before=start)
+    aged = {i.article_url for i in unsent if is_news(i)}  # old news was never to be mailed
     if aged:
         log.warning(
             "%s: %d unsent item%s matched %s to %s will not be mailed: no digest reached this "

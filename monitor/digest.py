@@ -32,6 +32,8 @@ TEMPLATES = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent
 # A first digest reaches LOOKBACK back (no old backlog for a recipient added today); later ones
 # reach LOOKBACK before the recipient's last digest that went out, so days of failed sends lose
 # nothing. None reaches back more than MAX_BACKLOG: older unsent matches are logged, not mailed.
+# An article published more than LOOKBACK before it was matched is not news (a feed added today
+# whose items are from 2020): it is stored, but never in a digest.
 LOOKBACK = timedelta(days=7)
 MAX_BACKLOG = timedelta(days=30)
 
@@ -74,6 +76,13 @@ def due_slot(at: time, timezone: str, now: datetime) -> datetime | None:
     return slot.astimezone(UTC) if slot <= local else None
 
 
+def is_news(item: DigestItem) -> bool:
+    """Whether an item belongs in a digest: its article was published (when the feed or page
+    says) at most LOOKBACK before it was matched. The match window counts from when newsmon
+    stored a match, so without this a feed added today would mail its years-old items as new."""
+    return item.published is None or item.published >= item.matched_at - LOOKBACK
+
+
 def build_digest(
     recipient: str,
     topics: tuple[str, ...],
@@ -82,10 +91,10 @@ def build_digest(
     failing_feeds: tuple[tuple[str, str], ...] = (),
 ) -> Digest:
     """Each article once, under its best-scoring topic; topics in the recipient's order;
-    within a topic the strongest match first, then the newest."""
+    within a topic the strongest match first, then the newest. Only news (`is_news`)."""
     by_article: dict[str, list[DigestItem]] = {}
     for item in items:
-        if item.topic in topics:
+        if item.topic in topics and is_news(item):
             by_article.setdefault(item.article_url, []).append(item)
     chosen: dict[str, list[DigestItem]] = {t: [] for t in topics}
     for hits in by_article.values():

@@ -8,10 +8,15 @@ makes links absolute and turns entry HTML into plain text once.
 from __future__ import annotations
 
 import calendar
+import codecs
+import functools
 import html
 import re
+import xml.sax
 import zlib
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from types import ModuleType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -80,6 +85,49 @@ def _charref(m: re.Match[bytes]) -> bytes:
     return m[0] if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else b"&#xFFFD;"
 
 
+def _start_media_description(parser: Any, attrs_d: dict[str, str]) -> None:
+    parser.push_content("media_description", attrs_d, "text/plain", 1)
+
+
+def _end_media_description(parser: Any) -> None:
+    parser.pop_content("media_description")
+
+
+@functools.cache
+def _feedparser() -> ModuleType:
+    """feedparser, told to keep <media:description> (a photo or video caption) to itself.
+
+    feedparser reads it as one more <description>: after the item's own it files the caption
+    as the entry's text/plain content (which then beat the summary: NYT, Le Monde), after
+    content:encoded it replaces the summary, before <description> it becomes the summary.
+    Here it lands in the entry's `media_description` and touches neither. The handlers are set
+    on feedparser's parser mixin, the one place its per-element handlers are looked up.
+    """
+    import feedparser
+    from feedparser.mixin import _FeedParserMixin
+
+    _FeedParserMixin._start_media_description = _start_media_description  # type: ignore[attr-defined]
+    _FeedParserMixin._end_media_description = _end_media_description  # type: ignore[attr-defined]
+    return feedparser
+
+
+_LINKS = re.compile(r"<a\b[^>]*>.*?</a\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _summary(entry: Any) -> str:
+    """The entry's description, unless it holds no text but links: then its media caption.
+
+    El Mundo's <description> is only a "Leer" link to the article and its lead is in
+    <media:description>; NYT's and Le Monde's descriptions are the story and theirs a photo
+    caption. A video feed's only text is its media description.
+    """
+    own = entry.get("summary") or ""
+    if html_to_text(_LINKS.sub("", own)):
+        return own
+    caption = entry.get("media_description") or ""
+    return caption if isinstance(caption, str) and html_to_text(caption) else own
+
+
 def _content(entry: Any) -> str:
     """The longest full-text body the entry carries (content:encoded, Atom content)."""
     bodies = [c.get("value", "") for c in entry.get("content", []) if "html" in c.get("type", "text/html")]
@@ -108,6 +156,89 @@ def _gunzip(body: bytes, max_bytes: int) -> bytes:
 # What the XML parser says of a document that ends before its root element does (its other
 # complaints, such as an undefined entity, leave the document whole; feedparser reads on)
 _CUT_SHORT = re.compile(r"no element found|unclosed token|unclosed CDATA section")
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+
+
+def _line(exc: xml.sax.SAXParseException, body: bytes) -> int:
+    """The document's line where the XML parser stopped: feedparser puts a line with an XML
+    declaration before a document that begins without one, so its count is one ahead there."""
+    head = body[:64]
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            text = head[len(bom) :].decode(codec, "replace")
+            break
+    else:
+        text = head.decode("latin-1")
+    return max(1, exc.getLineNumber() - (0 if text.startswith("<?xml") else 1))
+
+
+def _parser_complaint(exc: BaseException, body: bytes) -> str:
+    """What the parser found wrong, in words: the XML parser's message with its line (not
+    "SAXParseException: <unknown>:19:84: ..."), feedparser's own notes as they are."""
+    if isinstance(exc, xml.sax.SAXParseException):
+        return f"line {_line(exc, body)}: {exc.getMessage()}"
+    text = str(exc).strip()
+    if type(exc).__module__.startswith("feedparser") and text:
+        return text  # "document declared as utf-8, but parsed as ISO-8859-1"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _unreadable(exc: BaseException, body: bytes, what: str) -> str:
+    """Why a document the XML parser gave up on yielded nothing, and at which line."""
+    if isinstance(exc, xml.sax.SAXParseException):
+        how = "ends early" if _CUT_SHORT.search(exc.getMessage()) else "is malformed"
+        return f"{what} {how} at line {_line(exc, body)}: {exc.getMessage()}"
+    return _parser_complaint(exc, body)
+
+
+_HTML_START = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
+
+
+class _FeedLinks(HTMLParser):
+    """The <link rel="alternate" type="application/rss+xml|atom+xml"> hrefs of a page's head."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "link":
+            return
+        a = {k: (v or "") for k, v in attrs}
+        rel = a.get("rel", "").lower().split()
+        if "alternate" in rel and a.get("type", "").split(";")[0].strip().lower() in _FEED_TYPES:
+            self.hrefs.append(a.get("href", ""))
+
+
+def _not_a_feed_page(body: bytes, url: str, content_type: str) -> str:
+    """For an HTML page given as a feed (a site's home or article URL pasted in the config): say
+    so, and name the feed the page links to, if it does (not followed: the user chooses)."""
+    ctype = content_type.split(";")[0].strip().lower()
+    if ctype not in ("text/html", "application/xhtml+xml") and not _HTML_START.match(body[:4096]):
+        return ""
+    finder = _FeedLinks()
+    head = body[: 256 * 1024]
+    end = head.lower().find(b"</head")
+    finder.feed((head if end < 0 else head[:end]).decode("utf-8", "replace"))
+    found = (_absolute(href, url) for href in finder.hrefs)
+    links = list(dict.fromkeys(link for link in found if link and link != url))  # not itself
+    advice = "look for the page's RSS or Atom link and give that URL"
+    if links:
+        more = f" and {len(links) - 1} more" if len(links) > 1 else ""
+        advice += f" (the page names {links[0][:300]}{more})"
+    return f"the URL serves an HTML page, not a feed: {advice}"
 
 
 _CHARSET_PARAM = re.compile(r";\s*charset\s*=[^;]*", re.IGNORECASE)
@@ -139,7 +270,7 @@ def parse_feed(
     # Without a content type feedparser flags every document; XML rules then apply to the charset.
     content_type = _utf8_if_mislabelled(body, content_type or "application/xml")
     headers = {"content-location": url, "content-type": content_type}
-    import feedparser  # here: the crawl process needs this module's errors, not the parser
+    feedparser = _feedparser()  # here: the crawl process needs this module's errors, not the parser
 
     if b"&#" in body:
         body = _CHARREF.sub(_charref, body)
@@ -150,11 +281,18 @@ def parse_feed(
     warning = ""
     complete = True
     if parsed.get("bozo"):
-        warning = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
+        warning = _parser_complaint(parsed.bozo_exception, body)
         complete = not _CUT_SHORT.search(str(parsed.bozo_exception))
     if not parsed.get("version") and not parsed.entries:
-        reason = warning or "no RSS, RDF or Atom root element"
-        raise FeedError(f"not a feed ({reason})")
+        if not body.strip():
+            raise FeedError("not a feed: the document is empty")
+        page = _not_a_feed_page(body, url, content_type)
+        if page:
+            raise FeedError(page)
+        reason = "no RSS, RDF or Atom root element"
+        if warning:
+            reason = _unreadable(parsed.bozo_exception, body, "the document")
+        raise FeedError(f"not a feed: {reason}")
     feed_lang = (parsed.feed.get("language") or "").split("-")[0].lower()
     usable: list[tuple[Any, str, str]] = []  # (entry, link, guid)
     for raw in parsed.entries:
@@ -185,7 +323,7 @@ def parse_feed(
                 key=key,
                 link=link,
                 title=html_to_text(raw.get("title", "")),
-                summary=html_to_text(raw.get("summary", "")),
+                summary=html_to_text(_summary(raw)),
                 content=html_to_text(content_html),
                 content_html=content_html,
                 author=raw.get("author", ""),
@@ -194,7 +332,7 @@ def parse_feed(
             )
         )
     if not entries and parsed.get("bozo"):
-        raise FeedError(f"no entries could be read ({warning})")
+        raise FeedError(f"no entries could be read: {_unreadable(parsed.bozo_exception, body, 'the feed')}")
     return ParsedFeed(
         title=html_to_text(parsed.feed.get("title", "")),
         entries=tuple(entries),

@@ -16,9 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
@@ -61,7 +67,26 @@ def describe_failure(failure: Failure) -> str:
         if location:
             return f"HTTP {response.status} (a redirect to {location.decode('latin-1')[:200]}, not followed)"
         return f"HTTP {response.status}"
-    return _describe(failure.value)
+    return _network_words(failure) or _describe(failure.value)
+
+
+def _network_words(failure: Failure) -> str:
+    """A refused connection, an unknown host, a timeout, said as such with where and how long
+    (not "DownloadConnectionRefusedError: Connection was refused by other side: 111: ...")."""
+    request = getattr(failure, "request", None)
+    if request is None:
+        return ""
+    url = urlsplit(request.url)
+    host = url.hostname or ""
+    if failure.check(DownloadConnectionRefusedError):
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return f"connection refused by {f'[{host}]' if ':' in host else host}:{port}"
+    if failure.check(CannotResolveHostError):
+        return f"host not found: {host}"
+    if failure.check(DownloadTimeoutError):
+        seconds = request.meta.get("download_timeout")
+        return f"timed out after {seconds:g} s" if seconds else "timed out"
+    return ""
 
 
 def _describe(exc: BaseException) -> str:

@@ -173,6 +173,25 @@ def test_items_past_the_backlog_limit_are_logged_once(tmp_path, mongo_uri, store
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]  # said once, not per run
 
 
+def test_old_news_left_behind_is_not_counted_as_lost(tmp_path, mongo_uri, store, smtp, caplog):
+    """An article published a year before it was found was never to be mailed (it is not news):
+    the warning about unsent items that age out counts only the others."""
+    box, port = smtp
+    config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
+    now = datetime.now(UTC)
+    hit = TopicHit("ceasefire", ("truce",), "a truce", ((2, 7),), 1.0)
+    old = Article("https://n.example/old", "old", "truce", "w", "feed", published=now - timedelta(days=400))
+    store.store_ingested([Ingested(old, (hit,), ())])
+    seed(store, matched_at=now)  # two articles without a date, and (re-inserted) the old one
+    box.refuse = True
+    assert send(config, store, now).items == 2
+    box.refuse = False
+    caplog.set_level(logging.WARNING, logger="monitor.delivery")
+    assert send(config, store, now + timedelta(days=31)).status == "nothing-new"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "2 unsent items" in warnings[0], warnings
+
+
 def test_a_percent_encoded_user_name_logs_in_decoded(tmp_path, mongo_uri, store, smtp_login, monkeypatch):
     box, port = smtp_login
     box.login = ("newsmon@example.org", "s3cret")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 from monitor.digest import build_digest, build_message, due_slot, highlight_html, render, safe_url
@@ -140,3 +141,22 @@ def test_scraped_text_stays_on_its_line_and_loses_bidi_controls():
     assert [line for line in lines if "Bcc" in line] == ["  wire Bcc: evil@x.example · 17 Mar 2025 11:00"]
     assert "  The *truce* * held" in lines and "- wire: HTTP 503 * fake" in lines
     assert not any(ch in text or ch in html for ch in bidi)
+
+
+def test_an_article_published_long_before_it_was_found_is_not_news():
+    """A feed added today whose items are from 2020: stored and matched now, never mailed as new."""
+    old = replace(item("https://a.example/2020", "t"), published=datetime(2020, 9, 29, tzinfo=UTC))
+    week = replace(item("https://a.example/week", "t"), published=NOW - timedelta(days=7))
+    older = replace(item("https://a.example/8days", "t"), published=NOW - timedelta(days=7, minutes=1))
+    undated = replace(item("https://a.example/undated", "t"), published=None)
+    fresh = item("https://a.example/fresh", "t")
+    digest = build_digest("r@example.org", ("t",), [old, week, older, undated, fresh], NOW)
+    assert sorted(digest.articles) == [
+        "https://a.example/fresh",
+        "https://a.example/undated",
+        "https://a.example/week",
+    ]
+    # what counts is when the match was stored, not when the digest goes out
+    late = replace(fresh, published=NOW - timedelta(days=20), matched_at=NOW - timedelta(days=14))
+    assert build_digest("r@example.org", ("t",), [late], NOW).articles == ["https://a.example/fresh"]
+    assert not build_digest("r@example.org", ("t",), [old], NOW).groups

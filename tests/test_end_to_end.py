@@ -79,6 +79,7 @@ def test_crawl_then_digest_delivers_each_match_once(tmp_path, site, smtp, mongo_
     for name in ("broken", "error", "dead"):
         assert f"failed: {name}:" in first.stdout
     assert "failed: error: HTTP 500" in first.stdout
+    assert "failed: broken: the URL serves an HTML page, not a feed: look for the page's RSS" in first.stdout
 
     sent = newsmon(config, "digest", "--now")
     assert sent.returncode == 0, sent.stderr
@@ -129,15 +130,27 @@ def test_failed_send_is_retried_then_delivered_once(tmp_path, site, smtp, mongo_
 
 
 def test_every_feed_failing_exits_1_with_one_line_per_failure(tmp_path, mongo_uri):
-    feeds = [("dead", f"http://127.0.0.1:{dead_port()}/rss.xml")]
-    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
-    done = newsmon(config, "crawl")
+    port = dead_port()
+    with socket.socket() as silent:  # accepts connections (the kernel does) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        feeds = [
+            ("dead", f"http://127.0.0.1:{port}/rss.xml"),
+            ("nohost", "http://newsmon-test.invalid/rss.xml"),  # .invalid never resolves (RFC 2606)
+            ("silent", f"http://127.0.0.1:{silent.getsockname()[1]}/rss.xml"),
+        ]
+        text = config_text(mongo_uri, tmp_path / "var", feeds, None).replace("timeout: 5s", "timeout: 1s")
+        config = write_config(tmp_path / "monitor.yaml", text)
+        done = newsmon(config, "crawl")
     assert done.returncode == 1
-    assert "failed: dead: DownloadConnectionRefusedError: Connection was refused" in done.stdout
+    # in plain words, not "DownloadConnectionRefusedError: Connection was refused by other side: 111: ..."
+    assert f"failed: dead: connection refused by 127.0.0.1:{port}\n" in done.stdout
+    assert "failed: nohost: host not found: newsmon-test.invalid\n" in done.stdout
+    assert "failed: silent: timed out after 1 s\n" in done.stdout
     assert "Traceback" not in done.stderr  # Scrapy's robots.txt middleware logged ~80 lines here
     assert "robots.txt not downloaded for <GET http://127.0.0.1:" in done.stderr  # one line, saying so
     # the feed's failure once, in newsmon's words: not also Scrapy's "Gave up retrying" at ERROR
-    assert "WARNING: feed dead failed: DownloadConnectionRefusedError" in done.stderr
+    assert f"WARNING: feed dead failed: connection refused by 127.0.0.1:{port}" in done.stderr
     assert "Gave up retrying" not in done.stderr and "ERROR" not in done.stderr, done.stderr
 
 
@@ -171,3 +184,32 @@ def test_digest_without_now_sends_only_when_due(tmp_path, site, smtp, mongo_uri)
     assert "alice@example.org: sent (2 items)" in first.stdout and len(box.messages) == 1
     second = newsmon(config, "digest")
     assert "alice@example.org: not-due" in second.stdout and len(box.messages) == 1
+
+
+def test_an_article_whose_page_404s_keeps_the_feeds_description_not_its_photo_caption(
+    tmp_path, site, mongo_uri
+):
+    """NYT's feed gives each item a <description> and a <media:description>, the photo's caption;
+    with the page gone for good, the description is the article's text, and what topics match."""
+    import json
+
+    feed = (Path(__file__).parent / "data" / "feeds" / "nyt_world_2024_media.xml").read_bytes()
+    feed = feed.replace(b"https://www.nytimes.com/", site.url("/gone/").encode())  # no such pages
+    site.routes["/feeds/nyt.xml"] = Reply(200, feed, {"Content-Type": "application/rss+xml"})
+    feeds = [("nyt", site.url("/feeds/nyt.xml"))]
+    config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
+    crawl = newsmon(config, "crawl")
+    assert crawl.returncode == 0, crawl.stderr
+    assert "new articles: 3" in crawl.stdout
+    kursk = "/gone/2024/08/08/world/europe/russia-border-ukraine.html"
+    assert site.hits(kursk)  # asked for, and answered 404
+    exported = newsmon(config, "export")
+    assert exported.returncode == 0, exported.stderr
+    articles = {a["url"]: a for a in map(json.loads, exported.stdout.splitlines())}
+    article = articles[site.url(kursk)]
+    assert article["text"] == (
+        "The local government in the Russian region of Kursk declared a state of emergency as military"
+        " analysts reported that Ukrainian forces had advanced several miles across the border."
+    )
+    assert article["topics"] == ["kursk"]
+    assert not any("A photo provided by" in a["text"] for a in articles.values())

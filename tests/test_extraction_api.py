@@ -176,3 +176,41 @@ def test_register_sets_handler() -> None:
     extract_cmd.register(parser.add_subparsers())
     args = parser.parse_args(["extract", "--json", "a.html"])
     assert args.func.__name__ == "_handle" and args.inputs == ["a.html"]
+
+
+def test_cli_reads_gzipped_pages_by_their_magic_bytes(tmp_path: Path) -> None:
+    """The AEB corpus keeps its pages as .html.gz: read as the page, not as "empty or unparseable
+    HTML" with trafilatura's ERROR on stderr; a gzip file without the suffix too."""
+    (page,) = (Path(__file__).parent / "data" / "pages").glob("359fee22*.html.gz")
+    renamed = tmp_path / "titan.html"
+    renamed.write_bytes(page.read_bytes())
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor.commands.extract", "--json", str(page), str(renamed)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ERROR" not in proc.stderr, proc.stderr
+    for line in proc.stdout.splitlines():
+        record = json.loads(line)
+        assert (
+            record["title"] == "The First Map of Saturn's Moon Titan Just Revealed Some Tantalising Features"
+        )
+        assert record["text"].startswith("WASHINGTON (Reuters) - Scientists on Monday unveiled")
+
+
+def test_cli_refuses_a_gzipped_page_that_unpacks_beyond_the_limit(tmp_path: Path) -> None:
+    import gzip
+
+    bomb = tmp_path / "bomb.html.gz"
+    bomb.write_bytes(gzip.compress(b"<p>" + b" " * extract_cmd.MAX_BYTES))  # ~10 kB, 10 MB unpacked
+    cut = tmp_path / "cut.html.gz"
+    cut.write_bytes(gzip.compress(_page().encode())[:-20])
+    out = io.StringIO()
+    assert extract_cmd.run([str(bomb), str(cut)], out) == 1
+    errors = [json.loads(line)["error"] for line in out.getvalue().splitlines()]
+    assert errors == [
+        f"ValueError: {str(bomb)!r} is larger than {extract_cmd.MAX_BYTES} bytes once unpacked",
+        f"ValueError: {str(cut)!r} is gzip data cut short",
+    ]

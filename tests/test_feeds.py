@@ -46,8 +46,61 @@ def test_relative_links_resolve_against_the_feed_url():
 
 
 def test_truncated_feed_is_a_clear_error():
-    with pytest.raises(FeedError, match="no entries could be read"):
+    with pytest.raises(FeedError) as caught:
         parse_feed((DATA / "reuters_mostread_invalid.xml").read_bytes(), "https://x.example/rss", "r")
+    assert str(caught.value) == "no entries could be read: the feed ends early at line 19: no element found"
+
+
+# What a user who gave a wrong URL reads, in plain words (it was the XML parser's, e.g.
+# "not a feed (SAXParseException: <unknown>:3:186: mismatched tag)")
+NOT_A_FEED = {
+    "an article page": (
+        (Path(__file__).parent / "data" / "pages" / "harbour_ferry.html").read_bytes(),
+        "text/html; charset=utf-8",
+        "the URL serves an HTML page, not a feed: look for the page's RSS or Atom link and give that URL",
+    ),
+    "a home page that names its feeds": (
+        b"<!DOCTYPE html>\n<html><head><title>News</title>"
+        b'<link rel="alternate" type="application/rss+xml" title="RSS" href="/world/rss.xml">'
+        b'<link rel="alternate" type="application/atom+xml" href="https://x.example/all.atom">'
+        b"</head><body><p>Top stories<br></body></html>",
+        "",  # no content type: told by its first bytes
+        "the URL serves an HTML page, not a feed: look for the page's RSS or Atom link and give that URL"
+        " (the page names https://x.example/world/rss.xml and 1 more)",
+    ),
+    "JSON": (
+        b'{"items": []}',
+        "application/json",
+        "not a feed: the document is malformed at line 1: not well-formed (invalid token)",
+    ),
+    "XML of another kind": (
+        b'<?xml version="1.0"?>\n<sitemap><loc>https://x.example/</loc></sitemap>',
+        "application/xml",
+        "not a feed: no RSS, RDF or Atom root element",
+    ),
+    "nothing": (b"\n", "application/rss+xml", "not a feed: the document is empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_A_FEED))
+def test_not_a_feed_says_what_it_is_in_plain_words(case):
+    body, content_type, message = NOT_A_FEED[case]
+    with pytest.raises(FeedError) as caught:
+        parse_feed(body, "https://x.example/news/today.html", "x", content_type)
+    assert str(caught.value) == message
+
+
+def test_markup_a_feed_recovered_from_is_told_by_its_line():
+    """The line is the document's own: feedparser puts an XML declaration on a line before a
+    document without one, so the XML parser's count is one ahead there."""
+    guardian = parse_feed(
+        (DATA / "guardian_world_2022_no_decl.xml").read_bytes(), "https://g.example/rss", "g"
+    )
+    assert guardian.warning == "line 34: not well-formed (invalid token)"
+    assert b"&quality" in (DATA / "guardian_world_2022_no_decl.xml").read_bytes().split(b"\n")[33]
+    cut = b'<?xml version="1.0"?>\n<rss version="2.0"><channel>\n<item><title>A</title><link>http://x.example/a</link>'
+    parsed = parse_feed(cut, "http://x.example/feed.xml", "f", "application/rss+xml")
+    assert (parsed.warning, parsed.complete) == ("line 3: no element found", False)
 
 
 @pytest.mark.parametrize(
@@ -222,3 +275,108 @@ def test_a_guid_given_to_entries_with_other_links_does_not_hide_them():
         ("Fine", "http://x.example/fine"),
     ]
     assert parsed.without_link == 1
+
+
+# The text newsmon keeps of an entry whose article page fails for good (a 404, a paywall's 403):
+# feed -> (title fragment, start of the text kept, a text of the entry's (a caption) it must not hold)
+KEPT_TEXT: dict[str, tuple[str, str, str | None]] = {
+    "nyt_world_2024_media.xml": (  # RSS: <description>, then <media:description>, the photo's caption
+        "Ukraine Advances on Russian Region of Kursk",
+        "The local government in the Russian region of Kursk declared a state of emergency",
+        "A photo provided by the acting Governor of Kursk region",
+    ),
+    "lemonde_international_2024_media.xml": (  # <media:description type="plain"> in <media:content>
+        "Les soldats de Louis XVI",
+        "Deux chercheurs américains ont montré",
+        "George Washington, portrait en pied",
+    ),
+    "elpais_portada_2020_encoded.xml": (  # content:encoded is the full text; a caption beside it
+        "Giuseppe Conte",
+        "Giuseppe Conte (Volturara Appula, 55 años) tiene como foto de perfil",
+        "El primer ministro de Italia, Giuseppe Conte.",
+    ),
+    "tpm_all_news_text.atom": (  # Atom <content type="text">, after a summary and a caption
+        "Hannity Announces Fox",
+        "Fox News star host Sean Hannity on Wednesday announced",
+        "Sebastian Gorka at the White House in August 2017.",
+    ),
+    "tpm_all_news_html.atom": ("Hannity Announces Fox", "Fox News star host Sean Hannity on Wednesday", None),
+    # a <description> that is only a "Leer" link: the lead in <media:description> is the text
+    "elmundo_2020_leer.xml": ("Bildu reclama Pamplona", "EH Bildu ratificó este viernes", "Leer"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEPT_TEXT))
+def test_the_text_kept_when_the_page_fails_is_the_entrys_never_a_media_caption(name):
+    from monitor.ingest import build_article
+    from monitor.models import FetchedPage
+
+    title, kept, caption = KEPT_TEXT[name]
+    parsed = parse_feed((DATA / name).read_bytes(), f"https://feeds.example.org/{name}", "f")
+    entry = next(e for e in parsed.entries if title in e.title)
+    article = build_article(entry, FetchedPage(url=entry.link, status=404, error="HTTP 404"))
+    assert article.source == "feed"
+    assert article.text.startswith(kept), article.text
+    if caption:
+        assert caption not in article.text
+        assert caption not in entry.summary and caption not in entry.content
+
+
+def test_no_nyt_entry_keeps_its_photo_caption():
+    parsed = parse_feed((DATA / "nyt_world_2024_media.xml").read_bytes(), "https://nyt.example/rss", "nyt")
+    texts = {e.title: (e.summary, e.content) for e in parsed.entries}
+    assert texts["Olympic Medals Offer Ukraine a Brief Respite From War"] == (
+        "Ukraine has won 10 medals so far at the Paris Olympics. Each has been celebrated in the"
+        " war-torn country as a symbol of resilience and defiance.",
+        "",
+    )
+    assert all(content == "" for _, content in texts.values())
+
+
+_MEDIA = (
+    b'xmlns:media="http://search.yahoo.com/mrss/" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+)
+_ITEM = b"<item><title>T</title><link>http://x.example/a</link>%s</item>"
+_CAPTION = b"<media:description>A photo of the harbour at dawn.</media:description>"
+_DESC = b"<description>Ferries resume.</description>"
+
+# Wherever the caption stands, feedparser read it as one more description: it became the content
+# after <description>, the summary after content:encoded, the summary before <description>.
+CAPTION_PLACES = {
+    "after the description": (_DESC + _CAPTION, "Ferries resume.", ""),
+    "before the description": (_CAPTION + _DESC, "Ferries resume.", ""),
+    "after content:encoded": (
+        _DESC + b"<content:encoded>&lt;p&gt;Full story.&lt;/p&gt;</content:encoded>" + _CAPTION,
+        "Ferries resume.",
+        "Full story.",
+    ),
+    "in media:content, as html": (
+        _DESC + b'<media:content url="http://x.example/a.jpg">'
+        b'<media:description type="html">&lt;b&gt;A photo&lt;/b&gt;</media:description></media:content>',
+        "Ferries resume.",
+        "",
+    ),
+    "the only text (a video feed)": (_CAPTION, "A photo of the harbour at dawn.", ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CAPTION_PLACES))
+@pytest.mark.parametrize("strict", [True, False], ids=["well-formed", "recovered"])
+def test_a_media_caption_is_never_the_entrys_content(case, strict):
+    item, summary, content = CAPTION_PLACES[case]
+    channel = b"<channel><title>F</title>" + _ITEM % item + b"</channel>"
+    body = b'<rss version="2.0" ' + _MEDIA + b">" + channel + b"</rss>"
+    if not strict:  # feedparser's own recovering parser, which reads broken feeds
+        body = body.replace(b"<title>F</title>", b"<title>F &nbsp;</title>")
+    parsed = parse_feed(body, "http://x.example/feed.xml", "f", "application/rss+xml")
+    assert bool(parsed.warning) is not strict
+    assert [(e.summary, e.content) for e in parsed.entries] == [(summary, content)]
+
+
+def test_an_atom_entrys_media_caption_is_not_its_content():
+    body = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom" ' + _MEDIA + b"><title>F</title><entry><title>T</title>"
+        b'<link href="http://x.example/a"/><summary>Ferries resume.</summary>' + _CAPTION + b"</entry></feed>"
+    )
+    [entry] = parse_feed(body, "http://x.example/feed.atom", "f", "application/atom+xml").entries
+    assert (entry.summary, entry.content) == ("Ferries resume.", "")

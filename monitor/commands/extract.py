@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import urllib.request
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -60,12 +61,30 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+://")
 
 
 def _read_file(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
-    """A saved page, refused beyond ``max_bytes`` as a fetched one is (``/dev/zero`` never ends)."""
+    """A saved page, refused beyond ``max_bytes`` as a fetched one is (``/dev/zero`` never ends).
+    A gzip-compressed one (the AEB corpus keeps its pages as .html.gz) is unpacked, told by its
+    magic bytes rather than its name, and refused when it unpacks beyond ``max_bytes``."""
     with path.open("rb") as f:
         body = f.read(max_bytes + 1)
     if len(body) > max_bytes:
         raise ValueError(f"{str(path)!r} is larger than {max_bytes} bytes")
+    if body[:2] == b"\x1f\x8b":
+        return _gunzip(body, str(path), max_bytes)
     return body
+
+
+def _gunzip(body: bytes, name: str, max_bytes: int) -> bytes:
+    """Unpacked, at most ``max_bytes`` of it: a few kilobytes can unpack to gigabytes."""
+    unpack = zlib.decompressobj(wbits=31)
+    try:
+        out = unpack.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise ValueError(f"{name!r} is broken gzip data ({exc})") from None
+    if len(out) > max_bytes:
+        raise ValueError(f"{name!r} is larger than {max_bytes} bytes once unpacked")
+    if not unpack.eof:
+        raise ValueError(f"{name!r} is gzip data cut short")
+    return out
 
 
 def _load_url_map() -> dict[str, str]:

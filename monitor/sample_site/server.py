@@ -3,14 +3,18 @@
 Serves files under a folder with `http://SITE` replaced by its own origin, answers
 conditional requests (ETag / Last-Modified -> 304) like a well-behaved news site, and lets
 a caller add routes (a broken feed, a 500, a slow page) and read back what was requested.
+The bundled site's news is dated as of yesterday (its files say 15-17 March 2025): a digest
+leaves out articles published more than a week before newsmon found them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +29,28 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 LAST_MODIFIED = formatdate(1742198400, usegmt=True)  # fixed: the sample files do not change
+NEWS_DAY = date(2025, 3, 17)  # the bundled site's latest day, served as yesterday
+_ISO_DAY = re.compile(rb"(?<!\d)2025-03-(\d\d)(?!\d)")  # 2025-03-17T09:30:00Z, datetime="2025-03-17"
+_RFC822_DAY = re.compile(rb"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d\d) Mar 2025\b")  # pubDate
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def dated_as_of(body: bytes, today: date) -> bytes:
+    """The sample's March 2025 dates moved so that NEWS_DAY is the day before `today`."""
+    shift = today - timedelta(days=1) - NEWS_DAY
+
+    def day(m: re.Match[bytes]) -> date:
+        return date(2025, 3, int(m[1])) + shift
+
+    def iso(m: re.Match[bytes]) -> bytes:
+        return day(m).isoformat().encode()
+
+    def rfc822(m: re.Match[bytes]) -> bytes:
+        d = day(m)
+        return f"{_DAYS[d.weekday()]}, {d.day:02d} {_MONTHS[d.month - 1]} {d.year}".encode()
+
+    return _RFC822_DAY.sub(rfc822, _ISO_DAY.sub(iso, body))
 
 
 @dataclass
@@ -42,6 +68,7 @@ class SiteServer:
 
     def __init__(self, root: Path = SITE_ROOT, host: str = "127.0.0.1", port: int = 0):
         self.root = root
+        self.today = datetime.now(UTC).date()  # once: its files (and ETags) stay the same all along
         self.routes: dict[str, Route | Reply] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, headers)
         self._lock = threading.Lock()
@@ -83,6 +110,8 @@ class SiteServer:
         body = target.read_bytes()
         if target.suffix in (".xml", ".atom", ".rdf", ".html"):
             body = body.replace(b"http://SITE", self.origin.encode())
+            if self.root == SITE_ROOT:
+                body = dated_as_of(body, self.today)
         ctype = CONTENT_TYPES.get(target.suffix, "application/octet-stream")
         etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
         return Reply(200, body, {"Content-Type": ctype, "ETag": etag, "Last-Modified": LAST_MODIFIED})
