@@ -119,6 +119,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     for topic in applied:
         if topic.articles:
             print(f"  {topic.describe()}")
+    if summary.articles_feed_text:
+        print(
+            "  articles kept with the feed's text, their page not fetched (404, robots.txt, too large;"
+            f" -v names each): {summary.articles_feed_text}"
+        )
     if summary.articles_retry_later:
         print(f"  articles whose page failed for now, asked again next crawl: {summary.articles_retry_later}")
     if summary.articles_not_stored:

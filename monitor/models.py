@@ -130,6 +130,7 @@ class CrawlSummary:
     new_articles: int = 0
     new_matches: int = 0
     articles_retry_later: int = 0  # pages that failed for now; the next crawl asks again
+    articles_feed_text: int = 0  # pages that failed for good (404, robots.txt, too large): feed text kept
     articles_not_stored: int = 0  # analysed, but the database refused them; the next crawl redoes them
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM before it finished
     database_lost: str = ""  # why the crawl stopped early: the database could not be reached

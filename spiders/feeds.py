@@ -23,7 +23,6 @@ from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
     DownloadTimeoutError,
-    IgnoreRequest,
 )
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -243,8 +242,8 @@ class FeedsSpider(scrapy.Spider):
         since = self.failing_since.get(name)
         if since and datetime.now(UTC) - since > FAILING_FOR:
             log.error("feed %s has been failing since %s UTC: %s", name, f"{since:%Y-%m-%d %H:%M}", error)
-        else:
-            log.warning("feed %s failed: %s", name, error)
+        else:  # the crawl's summary lists it (`failed: NAME: error`); said here too only with -v
+            log.info("feed %s failed: %s", name, error)
         recorded = self.on_store(
             self.store.record_feed_failure, name, url, error, when, forget_validators=forget_validators
         )
@@ -415,7 +414,7 @@ class FeedsSpider(scrapy.Spider):
             del self.in_flight[canonical]
             self.retry_later.add(canonical)
             self._count("articles_retry_later")
-            log.warning(
+            log.info(  # counted in the summary; each one with -v (a cron job mailed them all)
                 "article %s not fetched (%s); the next crawl tries again (%d of %d)",
                 request.url,
                 error,
@@ -429,8 +428,8 @@ class FeedsSpider(scrapy.Spider):
                 if exc is not self.database_lost:
                     log.error("could not record the failure of %s: %s", request.url, describe_error(exc))
             return
-        # robots.txt saying no is the politeness asked for, not a failure: no warning for it
-        robots = failure.check(IgnoreRequest) and "robots.txt" in str(failure.value)  # not a redirect loop
-        level = logging.INFO if robots else logging.WARNING
-        log.log(level, "article %s not fetched (%s); keeping the feed's text", request.url, error)
+        # counted in the summary; each one with -v: a first crawl of feeds whose links 404 or
+        # sit behind a paywall printed hundreds of lines, and a cron job mailed them all
+        self._count("articles_feed_text")
+        log.info("article %s not fetched (%s); keeping the feed's text", request.url, error)
         yield self._item(request, FetchedPage(request.url, error=error))

@@ -70,6 +70,7 @@ def run_crawl(
         new_articles=n("new_articles"),
         new_matches=n("new_matches"),
         articles_retry_later=n("articles_retry_later"),
+        articles_feed_text=n("articles_feed_text"),
         articles_not_stored=n("store_errors"),
         interrupted=forced or stats.get("finish_reason") == "shutdown",
         database_lost=describe_error(spider.database_lost) if spider and spider.database_lost else "",
