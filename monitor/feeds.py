@@ -13,13 +13,13 @@ import functools
 import html
 import re
 import xml.sax
-import zlib
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from types import ModuleType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from monitor.gzipped import GzipError, gunzip
 from monitor.models import FeedEntry, ParsedFeed
 from monitor.urls import canonical_url, is_http_url
 
@@ -136,21 +136,16 @@ def _content(entry: Any) -> str:
 
 
 def _gunzip(body: bytes, max_bytes: int) -> bytes:
-    """A feed served as a .gz file (not with Content-Encoding, which Scrapy decodes and limits):
-    decompressed up to `max_bytes`, since a few hundred kilobytes can unpack to gigabytes."""
-    decompressor = zlib.decompressobj(wbits=31)
+    """A feed served as a .gz file (not with Content-Encoding, which Scrapy decodes and limits)."""
     try:
-        out = decompressor.decompress(body, max_bytes + 1)
-    except zlib.error as exc:
-        raise FeedError(f"broken gzip data: {exc}") from None
-    if len(out) > max_bytes:
-        raise FeedError(
-            f"the gzip-compressed feed is larger than crawl.max_page_size ({max_bytes} bytes)"
-            " once decompressed"
-        )
-    if not decompressor.eof:
-        raise FeedError("broken gzip data: the compressed feed is cut short")
-    return out
+        return gunzip(body, max_bytes)
+    except GzipError as exc:
+        if exc.too_large:
+            raise FeedError(
+                f"the gzip-compressed feed is larger than crawl.max_page_size ({max_bytes} bytes)"
+                " once decompressed"
+            ) from None
+        raise FeedError(f"the compressed feed is {exc}") from None
 
 
 # What the XML parser says of a document that ends before its root element does (its other

@@ -384,6 +384,20 @@ def test_a_worker_killed_mid_crawl_costs_nothing(tmp_path, site, mongo_uri):
         assert database.entries.count_documents({"done": True}) == 3
 
 
+def _start_crawl(config: Path) -> subprocess.Popen:
+    """`newsmon crawl` with two workers, in a process group of its own as a terminal starts it
+    (so a test can signal the group as Ctrl-C, `timeout` or systemd do)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "crawl"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MONITOR_WORKERS": "2"},
+        start_new_session=True,
+    )
+
+
 def _importing_lxml(pid: int) -> bool:
     try:
         return "lxml" in Path(f"/proc/{pid}/maps").read_text()
@@ -396,15 +410,7 @@ def test_ctrl_c_while_the_workers_fork_server_starts_prints_no_traceback(tmp_pat
     preload, before it ignores SIGINT: a KeyboardInterrupt traceback from inside feedparser."""
     feeds = [("world", site.url("/feeds/world.xml"))]
     config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "crawl"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MONITOR_WORKERS": "2"},
-        start_new_session=True,  # its own process group, as a terminal gives it
-    )
+    proc = _start_crawl(config)
     try:
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
@@ -436,15 +442,7 @@ def test_a_second_ctrl_c_stops_at_once_and_still_says_interrupted(tmp_path, site
     site.routes["/news/geneva-ceasefire-talks.html"] = ctrl_c_twice
     feeds = [("world", site.url("/feeds/world.xml"))]
     config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "crawl"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MONITOR_WORKERS": "2"},
-        start_new_session=True,  # its own process group, as a terminal gives it
-    )
+    proc = _start_crawl(config)
     crawl.append(proc)
     out, err = proc.communicate(timeout=120)
     assert not crawl, "the article was requested, and Ctrl-C sent twice"
@@ -473,15 +471,7 @@ def test_sigterm_to_the_whole_group_as_timeout_sends_it_is_no_worker_death(tmp_p
     site.routes["/news/geneva-ceasefire-talks.html"] = terminate
     feeds = [("world", site.url("/feeds/world.xml"))]
     config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "crawl"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MONITOR_WORKERS": "2"},
-        start_new_session=True,
-    )
+    proc = _start_crawl(config)
     crawl.append(proc)
     out, err = proc.communicate(timeout=120)
     assert not crawl, "the article was requested with the workers running, and SIGTERM sent"
@@ -501,16 +491,7 @@ def test_ctrl_c_stops_a_crawl_gracefully_and_its_workers_finish_what_they_have(t
     site.routes["/news/geneva-ceasefire-talks.html"] = ctrl_c
     feeds = [("world", site.url("/feeds/world.xml"))]
     config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
-    cmd = [sys.executable, "-m", "monitor", "--config", str(config), "crawl"]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MONITOR_WORKERS": "2"},
-        start_new_session=True,  # its own process group, as a terminal gives it
-    )
+    proc = _start_crawl(config)
     crawl.append(proc)
     out, err = proc.communicate(timeout=120)
     assert not crawl, "the article was requested, and Ctrl-C sent"

@@ -13,10 +13,11 @@ import os
 import re
 import sys
 import urllib.request
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
+
+from monitor.gzipped import GzipError, gunzip
 
 USER_AGENT = "Mozilla/5.0 (compatible; newsmon/0.1; +https://github.com/newsmon/newsmon)"
 MAX_BYTES = 10 * 1024 * 1024
@@ -74,17 +75,10 @@ def _read_file(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
 
 
 def _gunzip(body: bytes, name: str, max_bytes: int) -> bytes:
-    """Unpacked, at most ``max_bytes`` of it: a few kilobytes can unpack to gigabytes."""
-    unpack = zlib.decompressobj(wbits=31)
     try:
-        out = unpack.decompress(body, max_bytes + 1)
-    except zlib.error as exc:
-        raise ValueError(f"{name!r} is broken gzip data ({exc})") from None
-    if len(out) > max_bytes:
-        raise ValueError(f"{name!r} is larger than {max_bytes} bytes once unpacked")
-    if not unpack.eof:
-        raise ValueError(f"{name!r} is gzip data cut short")
-    return out
+        return gunzip(body, max_bytes)
+    except GzipError as exc:
+        raise ValueError(f"{name!r} is {exc}") from None
 
 
 def _load_url_map() -> dict[str, str]:
