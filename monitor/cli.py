@@ -27,7 +27,9 @@ log = logging.getLogger("newsmon")
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_TEMPFAIL = 75  # sysexits' EX_TEMPFAIL, "try again later": another crawl holds the store
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM, as shells report a SIGINT
+CRAWL_NOT_STARTED = "crawl: not started: "  # then who holds the store, the one line printed
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -110,6 +112,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         from monitor.crawl.runner import run_crawl
 
         summary = run_crawl(config, store, args.feed, log_level="INFO" if args.verbose else "WARNING")
+    if summary.not_started:
+        print(f"{CRAWL_NOT_STARTED}{summary.not_started}")
+        return EXIT_TEMPFAIL
     polled = summary.feeds_fetched + summary.feeds_not_modified
     print(
         f"feeds: {polled} fetched ({summary.feeds_not_modified} not modified), "

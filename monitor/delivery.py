@@ -7,13 +7,13 @@ import json
 import logging
 import os
 import re
-import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from monitor import claims
 from monitor.config import Config, Recipient
 from monitor.digest import (
     LOOKBACK,
@@ -26,7 +26,7 @@ from monitor.digest import (
 )
 from monitor.feeds import FAILING_FOR
 from monitor.mail import MailError, send, write_outbox
-from monitor.store import DigestClaim, Store, StoreError, describe_error
+from monitor.store import Claim, Store, StoreError, describe_error, sending_claim
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +139,12 @@ def send_digest(
         start = window_start(store.digest_window(recipient.email), now)
         journal_file = journal_path(config.storage.data_dir, recipient.email)  # not written
         return _compose_and_send(config, store, recipient, now, slot, start, journal_file, dry_run=True)
-    owner = uuid.uuid4().hex
-    if not _claim(store, recipient.email, owner):
-        return DigestResult(
-            recipient.email, "in-progress", detail=_held_by(store.digest_claim(recipient.email))
-        )
+    owner, spot = uuid.uuid4().hex, sending_claim(recipient.email)
+    # taking over at once the claim of a sender of this host that is gone
+    if not claims.acquire(
+        store, spot, owner, CLAIM_TTL, f"{recipient.email}: the newsmon that claimed this digest"
+    ):
+        return DigestResult(recipient.email, "in-progress", detail=_held_by(store.claim_holder(spot)))
     window = None  # where the next digest's window starts: unchanged unless set below
     try:
         journal_file = journal_path(config.storage.data_dir, recipient.email)
@@ -164,58 +165,7 @@ def send_digest(
         _release(store, recipient.email, owner, window)
 
 
-def _this_process() -> tuple[str, int, str]:
-    """Who claims: host, pid and the pid's start time (so that a reused pid is not taken for us)."""
-    return socket.gethostname(), os.getpid(), _pid_start(os.getpid())
-
-
-def _pid_start(pid: int) -> str:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat); "" if gone
-    or where there is no /proc."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else ""
-
-
-def _gone(claim: DigestClaim) -> bool:
-    """Whether the claim's holder is a process of this host that no longer runs (or whose pid now
-    belongs to another process). A holder on another host is never judged: its claim runs out."""
-    if claim.host != socket.gethostname() or claim.pid <= 0:
-        return False
-    try:
-        os.kill(claim.pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # someone else's process: our pid reused
-        return True
-    started = _pid_start(claim.pid)
-    return bool(claim.pid_start and started and started != claim.pid_start)
-
-
-def _claim(store: Store, email: str, owner: str) -> bool:
-    """Claim the recipient; take over at once a claim whose holder is gone (killed, crashed, or
-    stopped while the database was down, so that it could not give its claim back)."""
-    host, pid, pid_start = _this_process()
-    if store.claim_digest(email, owner, CLAIM_TTL, host=host, pid=pid, pid_start=pid_start):
-        return True
-    held = store.digest_claim(email)
-    if held is None or not _gone(held):
-        return False
-    log.warning(
-        "%s: the newsmon that claimed this digest (pid %d on %s) is gone; taking over its claim",
-        email,
-        held.pid,
-        held.host,
-    )
-    return store.take_over_digest(
-        email, held.owner, owner, CLAIM_TTL, host=host, pid=pid, pid_start=pid_start
-    )
-
-
-def _held_by(claim: DigestClaim | None) -> str:
+def _held_by(claim: Claim | None) -> str:
     """The in-progress line: who is sending, and until when its claim holds."""
     if claim is None:  # released between our try and this look
         return "another newsmon was sending this digest just now"
@@ -227,7 +177,9 @@ def _release(store: Store, email: str, owner: str, window: datetime | None) -> N
     """Give the claim back. A database gone by now keeps it: said, since the next run of this
     host takes over a claim whose process has exited (others wait until it runs out)."""
     try:
-        store.release_digest(email, owner, window)
+        store.release_claim(
+            sending_claim(email), owner, **({"window_from": window} if window is not None else {})
+        )
     except StoreError as exc:
         log.warning("%s: could not give back the sending claim: %s", email, describe_error(exc))
 

@@ -134,4 +134,5 @@ class CrawlSummary:
     articles_not_stored: int = 0  # analysed, but the database refused them; the next crawl redoes them
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM before it finished
     database_lost: str = ""  # why the crawl stopped early: the database could not be reached
+    not_started: str = ""  # why it made no request at all: another crawl holds the store
     failures: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (feed, error)

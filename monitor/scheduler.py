@@ -26,7 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.backfill import apply_changed_topics
-from monitor.cli import EXIT_CONFIG, EXIT_INTERRUPTED
+from monitor.cli import CRAWL_NOT_STARTED, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_TEMPFAIL
 from monitor.config import Config, ConfigError, Recipient, format_duration, load_config
 from monitor.crawl.launcher import CrawlLauncher
 from monitor.delivery import due_now, send_due_digests
@@ -59,6 +59,11 @@ def crawl_job(config_path: str, signature: str = "") -> None:
         return
     if run.exit_code == -signal.SIGTERM and _launcher.stopping:  # ours, before its handler was set
         log.warning("crawl stopped after %.1fs: newsmon is stopping; the next crawl redoes it", took)
+        return
+    if run.exit_code == EXIT_TEMPFAIL:  # another crawl holds the store (`newsmon crawl` by hand)
+        log.warning(
+            "crawl skipped: %s; the next one runs at its time", summary.removeprefix(CRAWL_NOT_STARTED)
+        )
         return
     if run.exit_code not in (0, 1):  # killed (the OOM killer, a signal) or crashed: say so
         how = f"killed by signal {-run.exit_code}" if run.exit_code < 0 else f"exit {run.exit_code}"

@@ -4,9 +4,10 @@ Collections, one purpose each: feeds (fetch state, health), entries (raw feed it
 (entries whose article is not stored yet), pages (fetched HTML, zlib-compressed), articles (clean
 text, unique by canonical URL), matches (article x topic), deliveries (what was mailed to whom),
 digests (which scheduled digest of a recipient is done), sending (per recipient: which process
-is sending its digest now, until when, and where its next digest's window starts), robots
-(robots.txt kept a day), meta (one-time migrations done), topics (per topic name, the signature
-of its definition last applied to the stored articles: monitor.backfill). Unique indexes make every write
+is sending its digest now, until when, and where its next digest's window starts), crawling
+(which process is crawling this store now, since and until when), robots (robots.txt kept a
+day), meta (one-time migrations done), topics (per topic name, the signature of its definition
+last applied to the stored articles: monitor.backfill). Unique indexes make every write
 idempotent, so a crash and a re-run never duplicate. Writes use insert_many(ordered=False).
 
 What a crawl looks up or marks again and again it finds by `_id`: entries and articles get
@@ -133,16 +134,37 @@ def _insert_new(collection: Collection, docs: list[dict]) -> set[int]:
         return set(range(len(docs))) - {e["index"] for e in errors}
 
 
+# Where a claim lives: (collection, _id). One process at a time may hold it (see `Store.claim`).
+ClaimSpot = tuple[str, str]
+CRAWL_CLAIM: ClaimSpot = ("crawling", "crawl")  # the crawl of this store
+
+
+def sending_claim(recipient: str) -> ClaimSpot:
+    """Sending a recipient's digest; its document also keeps where the next digest's window starts."""
+    return ("sending", recipient)
+
+
 @dataclass(frozen=True)
-class DigestClaim:
-    """Who holds a recipient's sending claim: enough to tell a live sender from one that is gone
-    (same host, pid no longer running, or running but started at another time: a reused pid)."""
+class Holder:
+    """Who takes a claim: enough to tell a live holder from one that is gone (same host, pid no
+    longer running, or running but started at another time: a reused pid)."""
+
+    host: str = ""
+    pid: int = 0
+    pid_start: str = ""  # the holder's start time as /proc/PID/stat gives it ("" where unknown)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim held now: its owner (a token of the holder's own), until when it holds unless
+    renewed, who holds it and since when."""
 
     owner: str
     until: datetime
     host: str = ""
     pid: int = 0
-    pid_start: str = ""  # the holder's start time as /proc/PID/stat gives it ("" where unknown)
+    pid_start: str = ""
+    since: datetime | None = None  # None for a claim taken before newsmon recorded it
 
 
 def _connect(uri: str, timeout_ms: int) -> MongoClient:
@@ -558,6 +580,66 @@ class Store:
         applied = {"signature": signature, "applied_at": utcnow(), "articles": articles, "matches": matches}
         self.db.topics.update_one({"_id": name}, {"$set": applied}, upsert=True)
 
+    # ------------------------------------------------------------ claims
+
+    def claim(self, spot: ClaimSpot, owner: str, ttl: timedelta, holder: Holder, *, gone: str = "") -> bool:
+        """Take `spot` for `ttl`, atomically: False when another holds a claim on it that has not
+        run out. One document per spot, updated only when its claim is free or expired, else the
+        upsert collides with its `_id` (DuplicateKeyError on MongoDB; the embedded server answers
+        no document instead). Times are epoch seconds, so the server compares numbers (it would
+        turn a datetime written by $set into a string). `gone`: take the claim from that owner,
+        known to be dead, whatever its time, and only while it still has it, so that of two
+        taking it over at once one gets it."""
+        collection, key = spot
+        now = utcnow().timestamp()
+        query = {"_id": key, "owner": gone} if gone else {"_id": key, "until": {"$lt": now}}
+        claim = {"owner": owner, "until": now + ttl.total_seconds(), "since": now}
+        try:
+            doc = self.db[collection].find_one_and_update(
+                query,
+                {"$set": {**claim, "host": holder.host, "pid": holder.pid, "pid_start": holder.pid_start}},
+                upsert=not gone,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            return False
+        return doc is not None and doc.get("owner") == owner
+
+    def renew_claim(self, spot: ClaimSpot, owner: str, ttl: timedelta) -> bool:
+        """Hold our claim `ttl` longer; False when it is ours no more (taken over, or given back)."""
+        collection, key = spot
+        until = utcnow().timestamp() + ttl.total_seconds()
+        return (
+            self.db[collection]
+            .update_one({"_id": key, "owner": owner}, {"$set": {"until": until}})
+            .matched_count
+            > 0
+        )
+
+    def claim_holder(self, spot: ClaimSpot) -> Claim | None:
+        """The claim on `spot`, if one is held (and not run out)."""
+        collection, key = spot
+        doc = self.db[collection].find_one({"_id": key})
+        if not doc or not doc.get("owner") or float(doc.get("until", 0.0)) < utcnow().timestamp():
+            return None
+        since = doc.get("since")
+        return Claim(
+            owner=doc["owner"],
+            until=datetime.fromtimestamp(float(doc["until"]), UTC),
+            host=doc.get("host", ""),
+            pid=int(doc.get("pid", 0) or 0),
+            pid_start=doc.get("pid_start", ""),
+            since=datetime.fromtimestamp(float(since), UTC) if since is not None else None,
+        )
+
+    def release_claim(self, spot: ClaimSpot, owner: str, **also: object) -> None:
+        """Give a claim back (only our own: one that ran out may be someone else's by now), setting
+        the fields in `also` on its document as it goes."""
+        collection, key = spot
+        self.db[collection].update_one(
+            {"_id": key, "owner": owner}, {"$set": {"owner": "", "until": 0.0, **also}}
+        )
+
     # ------------------------------------------------------------ digests
 
     def unsent_items(
@@ -603,71 +685,6 @@ class Store:
             for a in articles
         ]
         _insert_new(self.db.deliveries, docs)
-
-    def claim_digest(
-        self, recipient: str, owner: str, ttl: timedelta, *, host: str = "", pid: int = 0, pid_start: str = ""
-    ) -> bool:
-        """Take the right to send this recipient's digest for `ttl`, atomically: False when another
-        sender holds a claim that has not run out. One document per recipient, updated only when
-        its claim is free or expired, else the upsert collides with its `_id` (DuplicateKeyError
-        on MongoDB; the embedded server answers no document instead). Times are epoch seconds, so
-        the server compares numbers (it would turn a datetime written by $set into a string).
-        host/pid/pid_start name the holder, so that a claim whose process is gone can be taken
-        over (`take_over_digest`) instead of blocking until it runs out."""
-        now = utcnow().timestamp()
-        holder = {"owner": owner, "until": now + ttl.total_seconds(), "host": host, "pid": pid}
-        try:
-            doc = self.db.sending.find_one_and_update(
-                {"_id": recipient, "until": {"$lt": now}},
-                {"$set": {**holder, "pid_start": pid_start}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            return False
-        return doc is not None and doc.get("owner") == owner
-
-    def take_over_digest(
-        self,
-        recipient: str,
-        gone: str,
-        owner: str,
-        ttl: timedelta,
-        *,
-        host: str = "",
-        pid: int = 0,
-        pid_start: str = "",
-    ) -> bool:
-        """Take a claim whose holder `gone` is known to be dead, atomically: only while that holder
-        still has it, so of two senders taking it over at once one gets it."""
-        until = utcnow().timestamp() + ttl.total_seconds()
-        doc = self.db.sending.find_one_and_update(
-            {"_id": recipient, "owner": gone},
-            {"$set": {"owner": owner, "until": until, "host": host, "pid": pid, "pid_start": pid_start}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return doc is not None and doc.get("owner") == owner
-
-    def digest_claim(self, recipient: str) -> DigestClaim | None:
-        """The claim on a recipient's digest, if one is held (and not run out)."""
-        doc = self.db.sending.find_one({"_id": recipient})
-        if not doc or not doc.get("owner") or float(doc.get("until", 0.0)) < utcnow().timestamp():
-            return None
-        return DigestClaim(
-            owner=doc["owner"],
-            until=datetime.fromtimestamp(float(doc["until"]), UTC),
-            host=doc.get("host", ""),
-            pid=int(doc.get("pid", 0) or 0),
-            pid_start=doc.get("pid_start", ""),
-        )
-
-    def release_digest(self, recipient: str, owner: str, window_from: datetime | None = None) -> None:
-        """Give a claim back (only our own: one that ran out may be someone else's by now), and
-        move where the recipient's next digest window starts, when given."""
-        update: dict = {"owner": "", "until": 0.0}
-        if window_from is not None:
-            update["window_from"] = window_from
-        self.db.sending.update_one({"_id": recipient, "owner": owner}, {"$set": update})
 
     def digest_window(self, recipient: str) -> datetime | None:
         """Where the recipient's digest window was left (None before its first digest)."""

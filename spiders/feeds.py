@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,9 +30,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 from twisted.internet.defer import Deferred, fail
+from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from monitor import worker
+from monitor import claims, worker
 from monitor.config import Config, ConfigError, load_config
 from monitor.crawl.deferred import T, on_executor
 from monitor.crawl.items import ArticleItem
@@ -41,11 +43,19 @@ from monitor.crawl.settings import config_overrides
 from monitor.crawl.workers import Workers
 from monitor.feeds import FAILING_FOR, FeedError
 from monitor.models import FeedEntry, FetchedPage
-from monitor.store import MAX_ATTEMPTS, Store, StoreError, describe_error, unreachable
+from monitor.store import CRAWL_CLAIM, MAX_ATTEMPTS, Claim, Store, StoreError, describe_error, unreachable
 from monitor.urls import canonical_url
 
 log = logging.getLogger(__name__)
 MAX_ETAG = 1024  # longer ETags are not kept (nginx refuses request headers over 8 KB by default)
+# One crawl per store at a time (two would each poll every feed and fetch every new page, twice
+# the requests to each site): a crawl claims the store before its first request and renews the
+# claim every CLAIM_RENEW_S. The renewal waits on the database thread behind the calls queued
+# there (each may wait 5 s for the server), so the claim lasts four renewals: three can be late or
+# fail before it runs out. A crawl that died holds up the next ones this long at most when it ran
+# on another host (one of this host is seen to be gone, and its claim taken over at once).
+CLAIM_TTL = timedelta(minutes=2)
+CLAIM_RENEW_S = 30.0
 
 
 # What Twisted's and Scrapy's terse network errors mean, in the words of a user
@@ -117,6 +127,17 @@ def _wrapped_failures(exc: BaseException) -> list[Failure]:
     return []
 
 
+def _running(claim: Claim | None) -> str:
+    """Who holds the store's crawl claim, in the words of `crawl: not started: …`."""
+    if claim is None:  # given back between our try and this look
+        return "another crawl was running just now"
+    since = ""
+    if claim.since is not None:
+        shown = "%H:%M:%S" if claim.since.date() == datetime.now(UTC).date() else "%Y-%m-%d %H:%M:%S"
+        since = f", since {claim.since.strftime(shown)} UTC"
+    return f"another crawl is running (pid {claim.pid} on {claim.host}{since})"
+
+
 def _conditional(request: Request) -> bool:
     return b"If-None-Match" in request.headers or b"If-Modified-Since" in request.headers
 
@@ -152,6 +173,11 @@ class FeedsSpider(scrapy.Spider):
         # while the reactor goes on downloading
         self.store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmon-store")
         self.database_lost: Exception | None = None  # set when the database cannot be reached
+        self.claim_owner = uuid.uuid4().hex
+        self.claimed = False  # whether this crawl holds the store's claim: set on the database thread
+        self.not_started = ""  # why the crawl did not start: another crawl holds the store
+        self.heartbeat: LoopingCall | None = None  # renews the claim
+        self.renewal_failing = False  # said once, until a renewal succeeds
 
     @classmethod
     def update_settings(cls, settings) -> None:
@@ -168,7 +194,10 @@ class FeedsSpider(scrapy.Spider):
         settings.setdict(config_overrides(config), priority="spider")
 
     def closed(self, reason: str) -> None:
+        if self.heartbeat is not None and self.heartbeat.running:
+            self.heartbeat.stop()
         self.workers.close()
+        self.give_back_claim()
         self.store_thread.shutdown(wait=True)
         self._own_store.close()
 
@@ -202,8 +231,81 @@ class FeedsSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"newsmon/{key}", n)
 
     async def start(self) -> AsyncIterator[Request]:
+        try:
+            self.not_started = await self.on_store(self._take_claim)
+        except StoreError as exc:  # one that cannot reach the database stops the crawl, as any does
+            if exc is not self.database_lost:
+                self.not_started = f"the database refused the crawl's claim: {describe_error(exc)}"
+            return
+        if self.not_started:  # no request at all
+            log.info("crawl not started: %s", self.not_started)
+            return
+        self.heartbeat = LoopingCall(self._renew_claim)
+        self.heartbeat.start(CLAIM_RENEW_S, now=False)
         for request in self.feed_requests():
             yield request
+
+    # ------------------------------------------------------------ the store's crawl claim
+
+    def _take_claim(self) -> str:
+        """On the database thread: claim the store for this crawl (taking over the claim of a crawl
+        of this host that is gone); "" when claimed, else who holds it."""
+        if claims.acquire(
+            self.store, CRAWL_CLAIM, self.claim_owner, CLAIM_TTL, "the newsmon crawl that claimed this store"
+        ):
+            self.claimed = True
+            return ""
+        return _running(self.store.claim_holder(CRAWL_CLAIM))
+
+    def _renew_claim(self) -> Deferred:
+        """Every CLAIM_RENEW_S. A database error is said once and the next renewal tries again (one
+        that cannot reach the database stops the crawl, as it does for any store call); a claim
+        that another crawl took meanwhile, deeming this one gone, stops this crawl."""
+        return self.on_store(self._hold_claim).addCallbacks(self._renewed, self._not_renewed)
+
+    def _hold_claim(self) -> str:
+        """On the database thread: "" while the claim is ours, else who holds it now."""
+        if not self.claimed or self.store.renew_claim(CRAWL_CLAIM, self.claim_owner, CLAIM_TTL):
+            return ""
+        self.claimed = False
+        return _running(self.store.claim_holder(CRAWL_CLAIM))
+
+    def _renewed(self, lost_to: str) -> None:
+        self.renewal_failing = False
+        if lost_to:
+            log.warning("this crawl's claim on the store was taken over: %s; stopping this crawl", lost_to)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="claim_lost"))
+
+    def _not_renewed(self, failure: Failure) -> None:
+        if failure.value is not self.database_lost and not self.renewal_failing:
+            log.warning(
+                "could not renew this crawl's claim on the store (it holds %d s from the last renewal;"
+                " trying again every %d s): %s",
+                CLAIM_TTL.total_seconds(),
+                CLAIM_RENEW_S,
+                describe_error(failure.value),
+            )
+        self.renewal_failing = True
+
+    def give_back_claim(self) -> None:
+        """Give the store's claim back, on the database thread, after what is queued there (the
+        claim itself, too). Also called after a second Ctrl-C, which stops the reactor without
+        closing the spider."""
+        with contextlib.suppress(RuntimeError):  # that thread is shut down: given back already
+            self.store_thread.submit(self._release_claim).result()
+
+    def _release_claim(self) -> None:
+        # with the database lost, it stays: the next crawl of this host takes it over at once,
+        # a crawl of another host waits until it runs out
+        if not self.claimed or self.database_lost is not None:
+            return
+        self.claimed = False
+        try:
+            self.store.release_claim(CRAWL_CLAIM, self.claim_owner)
+        except StoreError as exc:
+            log.warning("could not give back this crawl's claim on the store: %s", describe_error(exc))
+
+    # ------------------------------------------------------------ feeds
 
     def feed_requests(self) -> Iterator[Request]:
         states = self.store.feed_states([f.name for f in self.feeds])

@@ -23,7 +23,7 @@ from monitor.config import Config, parse_config
 from monitor.delivery import JOURNAL_DIR, Journal, journal_path, send_digest, write_journal
 from monitor.embedded import EmbeddedServer
 from monitor.models import Article, Ingested, TopicHit
-from monitor.store import Store
+from monitor.store import Holder, Store, sending_claim
 
 SENDER = '"News monitor, Kyiv desk" <newsmon@example.org>'
 
@@ -104,7 +104,7 @@ def test_a_crashed_senders_claim_expires(tmp_path, mongo_uri, store, smtp):
     box, port = smtp
     config = make_config(tmp_path, mongo_uri, f"smtp+plain://127.0.0.1:{port}")
     seed(store)
-    assert store.claim_digest("alice@example.org", "crashed", timedelta(seconds=1)) is not None
+    assert store.claim(sending_claim("alice@example.org"), "crashed", timedelta(seconds=1), Holder())
     assert send(config, store).status == "in-progress" and box.messages == []
     time.sleep(1.2)  # the crashed sender never released its claim; it runs out
     assert send(config, store).status == "sent" and len(box.messages) == 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -238,6 +240,45 @@ def test_ctrl_c_stops_a_running_crawl_once_and_cleanly(tmp_path, site, mongo_uri
     # Given Ctrl-C as well, Scrapy took the second signal as "stop now" and dropped it.
     assert "crawl interrupted" in out and "feeds: 1 fetched (0 not modified), 0 failed" in out
     assert "stopped" in out
+
+
+def test_a_scheduled_crawl_that_finds_another_crawl_running_is_skipped_with_a_warning(
+    tmp_path, site, mongo_uri
+):
+    from test_crawl_claim import HELD, HeldPage, start_crawl, world_config
+
+    held = HeldPage(site)
+    config = world_config(tmp_path, site, mongo_uri)
+    write_config(config, config.read_text().replace("every: 30m", "every: 2s"))
+    by_hand = start_crawl(config)  # `newsmon crawl`, still running when `run` starts
+    run_log = tmp_path / "run.log"
+    proc = log = None
+    try:
+        assert held.requested.wait(120), "the crawl by hand did not reach its articles"
+        proc, log = start_run(config, run_log)
+        assert wait_for(lambda: "crawl skipped" in run_log.read_text(), 60), run_log.read_text()
+        held.release()
+        assert by_hand.wait(120) == 0, by_hand.communicate()
+        # the schedule goes on: the next crawl runs, and finds everything stored
+        assert wait_for(lambda: "crawl finished" in run_log.read_text(), 60), run_log.read_text()
+    finally:
+        held.release()
+        if proc is not None:
+            assert stop_run(proc, log) == 0
+    text = run_log.read_text()
+    skipped = [line for line in text.splitlines() if "crawl skipped" in line]
+    host = socket.gethostname()
+    assert all(
+        re.search(
+            rf" WARNING newsmon.scheduler: crawl skipped: another crawl is running \(pid {by_hand.pid} on "
+            rf"{re.escape(host)}, since \d\d:\d\d:\d\d UTC\); the next one runs at its time$",
+            line,
+        )
+        for line in skipped
+    ), skipped
+    assert "ERROR" not in text and "Traceback" not in text, text
+    assert "(exit 0): feeds: 1 fetched (1 not modified), 0 failed; new articles: 0" in text, text
+    assert len(site.hits(HELD)) == 1
 
 
 def test_a_config_broken_while_it_runs_costs_one_log_line_per_job_and_no_traceback(tmp_path, caplog):

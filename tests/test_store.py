@@ -120,3 +120,29 @@ def test_known_articles_by_canonical_url(store):
     article = Article(url="https://n.example/k", title="t", text="x", feed="world", source="page")
     store.store_ingested([Ingested(article, (), (("world", "k"),))])
     assert store.known_articles(["https://n.example/k", "https://n.example/other"]) == {"https://n.example/k"}
+
+
+def test_a_claim_is_taken_once_renewed_taken_over_and_given_back(store):
+    from monitor.store import CRAWL_CLAIM, Holder, sending_claim
+
+    me, other = Holder("here", 1, "7"), Holder("there", 2, "")
+    assert store.claim(CRAWL_CLAIM, "a", timedelta(minutes=2), me)
+    assert not store.claim(CRAWL_CLAIM, "b", timedelta(minutes=2), other)  # held: not run out
+    held = store.claim_holder(CRAWL_CLAIM)
+    assert (held.owner, held.host, held.pid, held.pid_start) == ("a", "here", 1, "7")
+    assert held.until - held.since == timedelta(minutes=2)
+    assert store.renew_claim(CRAWL_CLAIM, "a", timedelta(minutes=5))
+    assert store.claim_holder(CRAWL_CLAIM).until - held.since >= timedelta(minutes=5)
+    assert not store.claim(CRAWL_CLAIM, "b", timedelta(minutes=2), other, gone="not-the-holder")
+    assert store.claim(CRAWL_CLAIM, "b", timedelta(minutes=2), other, gone="a")  # "a" is known dead
+    assert not store.renew_claim(CRAWL_CLAIM, "a", timedelta(minutes=2))  # not ours any more
+    store.release_claim(CRAWL_CLAIM, "a")  # only the owner gives it back
+    assert store.claim_holder(CRAWL_CLAIM).owner == "b"
+    store.release_claim(CRAWL_CLAIM, "b")
+    assert store.claim_holder(CRAWL_CLAIM) is None
+    # a digest's claim keeps where the recipient's next window starts, as it did
+    window = datetime(2026, 11, 1, tzinfo=UTC)
+    assert store.claim(sending_claim("alice@example.org"), "c", timedelta(minutes=10), me)
+    store.release_claim(sending_claim("alice@example.org"), "c", window_from=window)
+    assert store.digest_window("alice@example.org") == window
+    assert store.claim_holder(sending_claim("alice@example.org")) is None

@@ -74,5 +74,6 @@ def run_crawl(
         articles_not_stored=n("store_errors"),
         interrupted=forced or stats.get("finish_reason") == "shutdown",
         database_lost=describe_error(spider.database_lost) if spider and spider.database_lost else "",
+        not_started=spider.not_started if spider else "",
         failures=tuple(sorted(spider.failures.items())) if spider else (),
     )
