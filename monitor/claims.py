@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.store import Claim, ClaimSpot, Holder, Store
@@ -59,3 +59,12 @@ def acquire(store: Store, spot: ClaimSpot, owner: str, ttl: timedelta, what: str
         return False
     log.warning("%s (pid %d on %s) is gone; taking over its claim", what, held.pid, held.host)
     return store.claim(spot, owner, ttl, me, gone=held.owner)
+
+
+def holder(claim: Claim) -> str:
+    """Who holds a claim and since when, for a message: "pid 1234 on host, since 10:42:07 UTC"."""
+    since = ""
+    if claim.since is not None:
+        shown = "%H:%M:%S" if claim.since.date() == datetime.now(UTC).date() else "%Y-%m-%d %H:%M:%S"
+        since = f", since {claim.since.strftime(shown)} UTC"
+    return f"pid {claim.pid} on {claim.host}{since}"

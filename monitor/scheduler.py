@@ -16,8 +16,10 @@ import hashlib
 import logging
 import signal
 import threading
+import time
+import uuid
 from collections.abc import Set as AbstractSet
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.mongodb import MongoDBJobStore
@@ -25,17 +27,20 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import claims
 from monitor.backfill import apply_changed_topics
 from monitor.cli import CRAWL_NOT_STARTED, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_TEMPFAIL
 from monitor.config import Config, ConfigError, Recipient, format_duration, load_config
 from monitor.crawl.launcher import CrawlLauncher
 from monitor.delivery import due_now, send_due_digests
-from monitor.store import Store, StoreError, describe_error
+from monitor.store import RUN_CLAIM, Store, StoreError, describe_error
 
 log = logging.getLogger("newsmon.scheduler")
 
 JOBS_COLLECTION = "scheduler_jobs"
 REVIVE_CHECK_S = 5  # how often a scheduler on the embedded database checks that it still runs
+RUN_CLAIM_TTL = timedelta(minutes=2)  # a `run` killed on another host blocks the next for this long
+RUN_CLAIM_RENEW_S = 30
 _launcher = CrawlLauncher()
 _scheduler: BackgroundScheduler | None = None  # the running `newsmon run`'s, for jobs to add jobs
 
@@ -239,52 +244,119 @@ def _revive(scheduler: BackgroundScheduler, store: Store, *, detached: bool = Fa
     return False
 
 
+class _RunClaim:
+    """One `newsmon run` per store. A second one (a systemd unit and a terminal) crawled every feed
+    on a timetable of its own, so each site twice as often, and shared the job store, which
+    APScheduler 3 does not support. Held in the database like the crawl's claim (`monitor.claims`):
+    renewed every RUN_CLAIM_RENEW_S, taken over at once from a `run` of this host that is gone."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.owner = uuid.uuid4().hex
+        self.renewed = 0.0
+        self.failing = False  # a database error while renewing: said once
+
+    def take(self) -> str:
+        """ "" when claimed, else who holds it."""
+        if claims.acquire(
+            self.store, RUN_CLAIM, self.owner, RUN_CLAIM_TTL, "the newsmon run that claimed this store"
+        ):
+            self.renewed = time.monotonic()
+            return ""
+        held = self.store.claim_holder(RUN_CLAIM)
+        return claims.holder(held) if held else "one that stopped just now"
+
+    def keep(self) -> None:
+        if time.monotonic() - self.renewed < RUN_CLAIM_RENEW_S:
+            return
+        try:
+            if not self.store.renew_claim(RUN_CLAIM, self.owner, RUN_CLAIM_TTL):  # it ran out (a
+                held = self.take()  # database down for minutes): ours again unless another took it
+                if held:
+                    log.error("another newsmon run took this store over (%s); stopping", held)
+                    raise _Superseded
+        except StoreError as exc:
+            if not self.failing:
+                log.warning("could not renew this run's claim on the store: %s", describe_error(exc))
+            self.failing = True
+            return
+        self.failing = False
+        self.renewed = time.monotonic()
+
+    def give_back(self) -> None:
+        try:
+            self.store.release_claim(RUN_CLAIM, self.owner)
+        except StoreError as exc:  # it runs out; a `run` of this host takes it over at once
+            log.warning("could not give back this run's claim on the store: %s", describe_error(exc))
+
+
+class _Superseded(Exception):
+    """Another `run` holds the store now: this one stops."""
+
+
 def run_scheduler(config: Config) -> int:
     """Run until SIGTERM or Ctrl-C; a running crawl is asked to stop and waited for."""
     stopping = threading.Event()
     with Store.open(config.storage) as store:
-        scheduler = BackgroundScheduler(
-            jobstores={"default": _job_store(store)},
-            executors={"default": ThreadPoolExecutor(4)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-            timezone=UTC,
-        )
+        claim = _RunClaim(store)
+        held = claim.take()
+        if held:
+            log.error("run: not started: another newsmon run uses this store (%s)", held)
+            return EXIT_TEMPFAIL
+        try:
+            return _run(config, store, stopping, claim)
+        finally:
+            claim.give_back()
 
-        def stop(signum: int, _frame: object) -> None:
-            log.info("received %s: stopping", signal.Signals(signum).name)
-            stopping.set()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        _launcher.warm_up()
-        scheduler.start(paused=True)
-        _sync_jobs(scheduler, config)
-        now = datetime.now(UTC)
-        for line in describe_schedule(config, now, due_now(config, store, now)):
-            log.info("%s", line)
-        scheduler.resume()
-        global _scheduler
-        _scheduler = scheduler
-        edits = _ConfigWatch(config)
-        detached = False  # the job store, between a failed move to a new port and the next check
-        while not stopping.wait(REVIVE_CHECK_S):
-            detached = _revive(scheduler, store, detached=detached)
-            edited = edits.changed() if not detached else None
-            if edited is not None:
-                try:
-                    _sync_jobs(scheduler, edited, startup=False)
-                except StoreError as exc:  # the jobs live in the database: try again at the next check
-                    log.error(
-                        "config edited, schedule not updated yet: database error: %s", describe_error(exc)
-                    )
-                    edits.seen = None
-        _scheduler = None
-        scheduler.pause()
-        _launcher.stop()  # Scrapy finishes in-flight work and stops on SIGTERM
-        # Detached first: after `shutdown` closes the job stores, APScheduler's loop looks for due
-        # jobs once more, and a WARNING "Cannot use MongoClient after close" ended every stop.
-        if not detached:
-            scheduler.remove_jobstore("default", shutdown=False)
-        scheduler.shutdown(wait=True)
+def _run(config: Config, store: Store, stopping: threading.Event, claim: _RunClaim) -> int:
+    """The scheduler's life, from its first job to its stop, with the store claimed."""
+    scheduler = BackgroundScheduler(
+        jobstores={"default": _job_store(store)},
+        executors={"default": ThreadPoolExecutor(4)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone=UTC,
+    )
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    _launcher.warm_up()
+    scheduler.start(paused=True)
+    _sync_jobs(scheduler, config)
+    now = datetime.now(UTC)
+    for line in describe_schedule(config, now, due_now(config, store, now)):
+        log.info("%s", line)
+    scheduler.resume()
+    global _scheduler
+    _scheduler = scheduler
+    edits = _ConfigWatch(config)
+    detached = False  # the job store, between a failed move to a new port and the next check
+    superseded = False
+    while not stopping.wait(REVIVE_CHECK_S):
+        try:
+            claim.keep()
+        except _Superseded:
+            superseded = True
+            break
+        detached = _revive(scheduler, store, detached=detached)
+        edited = edits.changed() if not detached else None
+        if edited is not None:
+            try:
+                _sync_jobs(scheduler, edited, startup=False)
+            except StoreError as exc:  # the jobs live in the database: try again at the next check
+                log.error("config edited, schedule not updated yet: database error: %s", describe_error(exc))
+                edits.seen = None
+    _scheduler = None
+    scheduler.pause()
+    _launcher.stop()  # Scrapy finishes in-flight work and stops on SIGTERM
+    # Detached first: after `shutdown` closes the job stores, APScheduler's loop looks for due
+    # jobs once more, and a WARNING "Cannot use MongoClient after close" ended every stop.
+    if not detached:
+        scheduler.remove_jobstore("default", shutdown=False)
+    scheduler.shutdown(wait=True)
     log.info("stopped")
-    return 0
+    return EXIT_TEMPFAIL if superseded else 0

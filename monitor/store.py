@@ -137,6 +137,7 @@ def _insert_new(collection: Collection, docs: list[dict]) -> set[int]:
 # Where a claim lives: (collection, _id). One process at a time may hold it (see `Store.claim`).
 ClaimSpot = tuple[str, str]
 CRAWL_CLAIM: ClaimSpot = ("crawling", "crawl")  # the crawl of this store
+RUN_CLAIM: ClaimSpot = ("crawling", "run")  # the scheduler (`newsmon run`) of this store
 
 
 def sending_claim(recipient: str) -> ClaimSpot:

@@ -131,11 +131,7 @@ def _running(claim: Claim | None) -> str:
     """Who holds the store's crawl claim, in the words of `crawl: not started: …`."""
     if claim is None:  # given back between our try and this look
         return "another crawl was running just now"
-    since = ""
-    if claim.since is not None:
-        shown = "%H:%M:%S" if claim.since.date() == datetime.now(UTC).date() else "%Y-%m-%d %H:%M:%S"
-        since = f", since {claim.since.strftime(shown)} UTC"
-    return f"another crawl is running (pid {claim.pid} on {claim.host}{since})"
+    return f"another crawl is running ({claims.holder(claim)})"
 
 
 def _conditional(request: Request) -> bool:

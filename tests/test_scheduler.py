@@ -213,6 +213,41 @@ def test_run_logs_each_crawl_and_digest_without_v_and_no_scheduler_chatter(tmp_p
     assert len(box.messages) == 1
 
 
+def test_a_second_run_on_the_same_store_does_not_start_and_names_the_first(tmp_path, site, mongo_uri):
+    """Two schedulers on one store (a systemd unit and a terminal) crawled every site twice as
+    often and shared APScheduler's job store, which it does not support."""
+    text = config_text(mongo_uri, tmp_path / "var", [("world", site.url("/feeds/world.xml"))], None)
+    config = write_config(tmp_path / "monitor.yaml", text)
+    first, first_log = start_run(config, tmp_path / "first.log")
+    try:
+        deadline = time.monotonic() + 60
+        while "crawl finished" not in (tmp_path / "first.log").read_text() and time.monotonic() < deadline:
+            assert first.poll() is None, (tmp_path / "first.log").read_text()
+            time.sleep(0.2)
+        second = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 75, second.stderr
+        assert f"run: not started: another newsmon run uses this store (pid {first.pid} on " in second.stderr
+        assert first.poll() is None  # the first goes on
+    finally:
+        assert stop_run(first, first_log) == 0
+    # given back at its stop: the next `run` starts at once
+    again, again_log = start_run(config, tmp_path / "again.log")
+    try:
+        deadline = time.monotonic() + 60
+        while "crawl finished" not in (tmp_path / "again.log").read_text() and time.monotonic() < deadline:
+            assert again.poll() is None, (tmp_path / "again.log").read_text()
+            time.sleep(0.2)
+        assert "crawl finished" in (tmp_path / "again.log").read_text()
+    finally:
+        assert stop_run(again, again_log) == 0
+
+
 def test_ctrl_c_stops_a_running_crawl_once_and_cleanly(tmp_path, site, mongo_uri):
     from monitor.sample_site.server import Reply
 
