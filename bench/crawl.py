@@ -360,6 +360,11 @@ def newsmon(cfg: Path, *args: str, verbose: bool = False) -> list[str]:
     return [PYTHON, "-m", "monitor", "--config", str(cfg), *(["-v"] if verbose else []), *args]
 
 
+def summary_line(stdout: str) -> str:
+    """The `feeds: … new articles: N …` line of `newsmon crawl`'s summary (other lines follow it)."""
+    return next((line for line in stdout.splitlines() if line.startswith("feeds: ")), "(no summary)")
+
+
 def new_articles(summary: str) -> int | None:
     m = re.search(r"new articles: (\d+)", summary)
     return int(m.group(1)) if m else None
@@ -620,7 +625,7 @@ def compare(args: argparse.Namespace, newsweb: Path) -> None:
             firsts.append(run_measured(newsmon(cfg, "crawl", verbose=args.verbose)))
             report_failure("newsmon crawl", firsts[-1])
         first = median_run(firsts)
-        first_summary = first.stdout.strip().splitlines()[-1] if first.stdout.strip() else "(no output)"
+        first_summary = summary_line(first.stdout)
         stored = exported_articles(cfg)
 
         print("[2/5] naive sequential crawler ...", flush=True)
@@ -639,7 +644,7 @@ def compare(args: argparse.Namespace, newsweb: Path) -> None:
             report_failure("newsmon re-crawl", seconds[-1])
         second = median_run(seconds)
         rc = recrawl_delta(before, site_stats(sites))  # all re-crawls together
-        second_summary = second.stdout.strip().splitlines()[-1] if second.stdout.strip() else "(no output)"
+        second_summary = summary_line(second.stdout)
 
         print(f"[5/5] newsmon run, {args.scheduled} scheduled crawls (nothing new) ...", flush=True)
         sched = scheduled_recrawls(cfg, sites, args.scheduled, args.every)
