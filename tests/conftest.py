@@ -131,3 +131,17 @@ def newsmon(config: Path | None, *args: str, timeout: float = 180, env: dict | N
     return subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=REPO
     )
+
+
+def start_crawl(config: Path, *, workers: int = 2) -> subprocess.Popen:
+    """`newsmon crawl` in the background, in a process group of its own as a terminal starts it
+    (so a test can signal the group as Ctrl-C, `timeout` or systemd do)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "crawl"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MONITOR_WORKERS": str(workers)},
+        start_new_session=True,
+    )

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 import zlib
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pymongo
 import pytest
-from conftest import REPO, newsmon, write_config
+from conftest import newsmon, start_crawl, write_config
 from test_end_to_end import config_text
 
 from monitor.sample_site.server import Reply
@@ -384,20 +383,6 @@ def test_a_worker_killed_mid_crawl_costs_nothing(tmp_path, site, mongo_uri):
         assert database.entries.count_documents({"done": True}) == 3
 
 
-def _start_crawl(config: Path) -> subprocess.Popen:
-    """`newsmon crawl` with two workers, in a process group of its own as a terminal starts it
-    (so a test can signal the group as Ctrl-C, `timeout` or systemd do)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "crawl"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MONITOR_WORKERS": "2"},
-        start_new_session=True,
-    )
-
-
 def _importing_lxml(pid: int) -> bool:
     try:
         return "lxml" in Path(f"/proc/{pid}/maps").read_text()
@@ -410,7 +395,7 @@ def test_ctrl_c_while_the_workers_fork_server_starts_prints_no_traceback(tmp_pat
     preload, before it ignores SIGINT: a KeyboardInterrupt traceback from inside feedparser."""
     feeds = [("world", site.url("/feeds/world.xml"))]
     config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
-    proc = _start_crawl(config)
+    proc = start_crawl(config)
     try:
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
@@ -442,7 +427,7 @@ def test_a_second_ctrl_c_stops_at_once_and_still_says_interrupted(tmp_path, site
     site.routes["/news/geneva-ceasefire-talks.html"] = ctrl_c_twice
     feeds = [("world", site.url("/feeds/world.xml"))]
     config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
-    proc = _start_crawl(config)
+    proc = start_crawl(config)
     crawl.append(proc)
     out, err = proc.communicate(timeout=120)
     assert not crawl, "the article was requested, and Ctrl-C sent twice"
@@ -471,7 +456,7 @@ def test_sigterm_to_the_whole_group_as_timeout_sends_it_is_no_worker_death(tmp_p
     site.routes["/news/geneva-ceasefire-talks.html"] = terminate
     feeds = [("world", site.url("/feeds/world.xml"))]
     config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
-    proc = _start_crawl(config)
+    proc = start_crawl(config)
     crawl.append(proc)
     out, err = proc.communicate(timeout=120)
     assert not crawl, "the article was requested with the workers running, and SIGTERM sent"
@@ -491,7 +476,7 @@ def test_ctrl_c_stops_a_crawl_gracefully_and_its_workers_finish_what_they_have(t
     site.routes["/news/geneva-ceasefire-talks.html"] = ctrl_c
     feeds = [("world", site.url("/feeds/world.xml"))]
     config = write_config(tmp_path / "monitor.yaml", config_text(mongo_uri, tmp_path / "var", feeds, None))
-    proc = _start_crawl(config)
+    proc = start_crawl(config)
     crawl.append(proc)
     out, err = proc.communicate(timeout=120)
     assert not crawl, "the article was requested, and Ctrl-C sent"

@@ -7,8 +7,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -16,7 +14,7 @@ from datetime import timedelta
 
 import pymongo
 import pytest
-from conftest import REPO, newsmon, write_config
+from conftest import newsmon, start_crawl, write_config
 from test_end_to_end import config_text
 
 from monitor.sample_site.server import Reply, SiteServer
@@ -54,18 +52,6 @@ def world_config(tmp_path, site, mongo_uri):
     return write_config(tmp_path / "monitor.yaml", text.replace("timeout: 5s", "timeout: 120s"))
 
 
-def start_crawl(config) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "crawl"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MONITOR_WORKERS": "1"},
-        start_new_session=True,  # its own process group, as a terminal gives it
-    )
-
-
 def claim_holder(mongo_uri: str):
     client = pymongo.MongoClient(mongo_uri, serverSelectionTimeoutMS=3000, tz_aware=True)
     with client:
@@ -82,7 +68,7 @@ def not_started_line(pid: int) -> re.Pattern:
 def test_a_second_crawl_while_one_runs_makes_no_request_and_exits_75(tmp_path, site, mongo_uri):
     held = HeldPage(site)
     config = world_config(tmp_path, site, mongo_uri)
-    first = start_crawl(config)
+    first = start_crawl(config, workers=1)
     try:
         assert held.requested.wait(120), "the first crawl did not reach its articles"
         second = newsmon(config, "crawl")
@@ -106,7 +92,7 @@ def test_a_second_crawl_while_one_runs_makes_no_request_and_exits_75(tmp_path, s
 def test_the_claim_of_a_crawl_killed_with_sigkill_is_taken_over_at_once(tmp_path, site, mongo_uri):
     held = HeldPage(site)
     config = world_config(tmp_path, site, mongo_uri)
-    first = start_crawl(config)
+    first = start_crawl(config, workers=1)
     try:
         assert held.requested.wait(120), "the first crawl did not reach its articles"
         os.killpg(first.pid, signal.SIGKILL)  # the crawl, its fork server and workers: no goodbye
@@ -134,7 +120,7 @@ def test_a_crawl_longer_than_a_renewal_period_keeps_its_claim(tmp_path, site, mo
     the claim was renewed once (about 30 s)."""
     held = HeldPage(site)
     config = world_config(tmp_path, site, mongo_uri)
-    crawl = start_crawl(config)
+    crawl = start_crawl(config, workers=1)
     try:
         assert held.requested.wait(120), "the crawl did not reach its articles"
         taken = claim_holder(mongo_uri)
@@ -162,7 +148,7 @@ def test_ctrl_c_gives_the_claim_back(tmp_path, site, mongo_uri, presses):
     reactor at once, without closing the spider."""
     held = HeldPage(site)
     config = world_config(tmp_path, site, mongo_uri)
-    first = start_crawl(config)
+    first = start_crawl(config, workers=1)
     try:
         assert held.requested.wait(120), "the first crawl did not reach its articles"
         assert newsmon(config, "crawl").returncode == EXIT_TEMPFAIL  # held while it runs

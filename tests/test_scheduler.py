@@ -280,12 +280,13 @@ def test_ctrl_c_stops_a_running_crawl_once_and_cleanly(tmp_path, site, mongo_uri
 def test_a_scheduled_crawl_that_finds_another_crawl_running_is_skipped_with_a_warning(
     tmp_path, site, mongo_uri
 ):
-    from test_crawl_claim import HELD, HeldPage, start_crawl, world_config
+    from conftest import start_crawl
+    from test_crawl_claim import HELD, HeldPage, world_config
 
     held = HeldPage(site)
     config = world_config(tmp_path, site, mongo_uri)
     write_config(config, config.read_text().replace("every: 30m", "every: 2s"))
-    by_hand = start_crawl(config)  # `newsmon crawl`, still running when `run` starts
+    by_hand = start_crawl(config, workers=1)  # `newsmon crawl`, still running when `run` starts
     run_log = tmp_path / "run.log"
     proc = log = None
     try:
