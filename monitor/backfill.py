@@ -88,13 +88,6 @@ def changed_topics(topics: dict[str, Topic], recorded: dict[str, str]) -> list[t
     return out
 
 
-def _document(article: Article) -> Document:
-    # as monitor.ingest.match_article builds it for the crawl's workers
-    return Document(
-        id=article.url, title=article.title, text=article.text, url=article.url, lang=article.language
-    )
-
-
 def apply_changed_topics(
     store: Store, topics: dict[str, Topic], *, lookback: timedelta | None = None
 ) -> list[TopicApplied]:
@@ -115,7 +108,7 @@ def apply_changed_topics(
     for article in store.iter_articles(now - lookback):  # a cursor: fetched in batches
         scanned += 1
         try:
-            hits = matcher.match(_document(article))
+            hits = matcher.match(Document.of_article(article))
         except Exception:  # a matcher bug on one article: said, and the others still matched
             log.exception("matching %s against new or edited topics failed", article.url)
             errors += 1

@@ -149,10 +149,7 @@ def _feed_article(entry: FeedEntry, page: FetchedPage, reason: str, own_link: bo
 def match_article(article: Article) -> list[TopicHit]:
     if _matcher is None:
         raise RuntimeError("init_worker() was not called in this process")
-    doc = Document(
-        id=article.url, title=article.title, text=article.text, url=article.url, lang=article.language
-    )
-    return _matcher.match(doc)
+    return _matcher.match(Document.of_article(article))
 
 
 def analyze(

@@ -62,9 +62,6 @@ def crawl_job(config_path: str, signature: str = "") -> None:
     if run.exit_code == EXIT_INTERRUPTED:  # `run` is stopping: the crawl finished what was in flight
         log.warning("crawl interrupted after %.1fs: %s", took, summary)
         return
-    if run.exit_code == -signal.SIGTERM and _launcher.stopping:  # ours, before its handler was set
-        log.warning("crawl stopped after %.1fs: newsmon is stopping; the next crawl redoes it", took)
-        return
     if run.exit_code == EXIT_TEMPFAIL:  # another crawl holds the store (`newsmon crawl` by hand)
         log.warning(
             "crawl skipped: %s; the next one runs at its time", summary.removeprefix(CRAWL_NOT_STARTED)

@@ -196,10 +196,7 @@ def cmd_test(args: argparse.Namespace) -> int:
             if shown >= args.limit:
                 break
             scanned += 1
-            doc = Document(
-                id=article.url, title=article.title, text=article.text, url=article.url, lang=article.language
-            )
-            for hit in matcher.match(doc):
+            for hit in matcher.match(Document.of_article(article)):
                 shown += 1
                 when = article.published.strftime("%Y-%m-%d %H:%M") if article.published else "undated"
                 print(f"{when}  {printable(article.title)}")

@@ -84,11 +84,6 @@ class CrawlLauncher:
         with self._lock:
             return [p.pid for p in self._running if p.pid is not None]
 
-    @property
-    def stopping(self) -> bool:
-        """`stop` was called: the crawls running then were sent SIGTERM by this launcher."""
-        return self._stopping
-
     def stop(self) -> None:
         """Start no more crawls; ask the running ones to stop (Scrapy finishes what is in flight)."""
         with self._lock:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from itertools import compress
+from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.topics import normalize
@@ -28,6 +29,14 @@ class Document:
     text: str
     url: str = ""
     lang: str = ""
+
+    @classmethod
+    def of_article(cls, article: Any) -> Document:
+        """A stored or crawled article (`monitor.models.Article`: url, title, text, language) as
+        every path matches it (crawl workers, topic backfill, `topics test`), so they agree."""
+        return cls(
+            id=article.url, title=article.title, text=article.text, url=article.url, lang=article.language
+        )
 
 
 def host_of(url: str) -> str:
